@@ -1,0 +1,216 @@
+"""Configuration: nested dataclasses are the only home of defaults.
+
+A YAML file overrides any subset of fields (unknown keys are errors, so a typo cannot be
+silently ignored); ``--a.b=c`` on the command line overrides after the file. The resolved
+config is written next to every checkpoint and every evaluation result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class SynthConfig:
+    """The synthetic world: how many videos of each dataset format, and their media."""
+
+    seed: int = 0
+    howto_videos: int = 160
+    howto_seconds: tuple[float, float] = (34.0, 46.0)
+    youcook_val_videos: int = 40
+    youcook_train_videos: int = 8
+    youcook_seconds: tuple[float, float] = (30.0, 42.0)
+    width: int = 128
+    height: int = 96
+    fps: float = 16.0
+    audio_rate: int = 22050
+    no_audio_fraction: float = 0.03
+    workers: int = 2
+
+
+@dataclass
+class PrepConfig:
+    """How source videos become shard samples (see ``mmssl/shard_format.py``)."""
+
+    fps: float = 8.0
+    short_side: int = 48
+    gop: int = 8
+    crf: int = 20
+    max_sample_seconds: float = 60.0
+    samples_per_shard: int = 32
+    workers: int = 2
+
+
+@dataclass
+class DataConfig:
+    """Training clips: what the loader cuts from each shard sample."""
+
+    shards: str = ""
+    clip_frames: int = 8
+    num_candidates: int = 4
+    clips_per_sample: int = 4
+    batch_size: int = 64
+    num_workers: int = 1
+    shuffle_buffer: int = 256
+    max_words: int = 16
+    n_mels: int = 40
+    window_ms: float = 25.0
+    hop_ms: float = 10.0
+
+
+@dataclass
+class ModelConfig:
+    """Encoders by registered name and the MMV fine-and-coarse embedding spaces."""
+
+    video_encoder: str = "tiny3d"
+    audio_encoder: str = "tiny_audio"
+    text_encoder: str = "word_maxpool"
+    video_width: int = 32
+    audio_width: int = 32
+    word_dim: int = 128
+    text_width: int = 256
+    va_dim: int = 128
+    vat_dim: int = 128
+
+
+@dataclass
+class LossConfig:
+    """MMV: lambda_va * NCE(v, a) in S_va + lambda_vt * MIL-NCE(v, t) in S_vat.
+
+    ``lambda_at`` adds MIL-NCE(a, t) with audio reaching S_vat through g_va->vat (the path
+    MMV uses at test time); 0 gives the paper's objective.
+    """
+
+    lambda_va: float = 1.0
+    lambda_vt: float = 1.0
+    lambda_at: float = 0.0
+    temperature: float = 0.07
+    normalize: bool = True
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    max_steps: int = 1000
+    grad_clip: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    output_dir: str = "runs/train"
+    mixed_precision: str = "no"
+    log_every: int = 20
+    checkpoint_every: int = 0
+    threads: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass
+class EvalConfig:
+    """Zero-shot retrieval with the MIL-NCE protocol: ``windows`` clips per segment."""
+
+    shards: str = ""
+    windows: int = 10
+    batch_size: int = 64
+    subset: str = "validation"
+
+
+@dataclass
+class DemoConfig:
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    prep: PrepConfig = field(default_factory=PrepConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the dataclasses."""
+
+
+def from_dict(cls, data: dict, where: str = ""):
+    """Build dataclass ``cls`` from ``data``, raising :class:`ConfigError` on unknown keys."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where or cls.__name__}: unknown keys {unknown}; known: {sorted(names)}")
+    kwargs = {key: _coerce(hints[key], value, f"{where}{key}") for key, value in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(config) -> dict:
+    """Plain nested dict (tuples as lists) for YAML/JSON."""
+    return _plain(dataclasses.asdict(config))
+
+
+def load_config(cls, path: str | Path | None = None, overrides: list[str] = ()):
+    """Defaults of ``cls``, then the YAML file at ``path``, then ``a.b=c`` overrides."""
+    data = to_dict(cls())
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        data = _merge(data, loaded, str(path))
+    for item in overrides:
+        key, _, value = item.lstrip("-").partition("=")
+        if not _:
+            raise ConfigError(f"override {item!r} is not of the form --a.b=value")
+        data = _merge(data, _nested(key.split("."), yaml.safe_load(value)), f"override {item!r}")
+    return from_dict(cls, data)
+
+
+def save_config(config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def _merge(base: dict, update: dict, where: str) -> dict:
+    if not isinstance(update, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level")
+    merged = dict(base)
+    for key, value in update.items():
+        if key not in base:
+            raise ConfigError(f"{where}: unknown key {key!r}; known: {sorted(base)}")
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            merged[key] = _merge(base[key], value, f"{where}: {key}")
+        else:
+            merged[key] = value
+    return merged
+
+
+def _nested(keys: list[str], value) -> dict:
+    return {keys[0]: _nested(keys[1:], value)} if len(keys) > 1 else {keys[0]: value}
+
+
+def _coerce(hint, value, where: str):
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where + ".")
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return tuple(_coerce(arg, item, where) for arg, item in zip(typing.get_args(hint), value))
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

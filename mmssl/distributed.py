@@ -1,0 +1,63 @@
+"""Process-group helpers: world size, rank and an autograd-aware gather.
+
+This is a leaf module (it imports only torch). Losses that want negatives from other
+processes get them through :func:`gather_with_grad`, never through a raw
+``dist.all_gather`` (which cuts the graph).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def _initialised() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def world_size() -> int:
+    """Number of processes in the default group; 1 when torch.distributed is not initialised."""
+    return dist.get_world_size() if _initialised() else 1
+
+
+def rank() -> int:
+    """Rank of this process in the default group; 0 when torch.distributed is not initialised."""
+    return dist.get_rank() if _initialised() else 0
+
+
+def gather_with_grad(x: Tensor, group: dist.ProcessGroup | None = None) -> Tensor:
+    """Concatenate ``x`` from every process along dim 0, in rank order, keeping the graph.
+
+    Args:
+        x: local tensor of shape (B, ...). Every process must pass the same shape
+            (pad and mask if local batches can differ).
+        group: process group; the default (world) group when None.
+
+    Returns:
+        Tensor of shape (W·B, ...) where W is the group size; rows
+        ``[p·B, (p+1)·B)`` are process p's ``x``. When W == 1, ``x`` itself is returned.
+
+    Why gradients must flow: in a contrastive loss the other processes' embeddings are
+    *negatives* for the local queries, and the local embeddings are negatives for theirs.
+    The global loss L therefore depends on every process's embeddings through every
+    process's softmax. A plain ``dist.all_gather`` returns detached copies, so each
+    process would only get the part of ∂L/∂x_p that flows through its own copy; the part
+    that flows through the other processes' copies (x_p serving as their negatives) would
+    be lost. ``torch.distributed.nn.functional.all_gather``
+    is differentiable: its backward sums, over all processes q, the gradient that q's copy
+    of process p's slice received, and hands that sum to process p.
+
+    Gradient scale: if every process computes the *same* full loss L on the gathered
+    batch, process p's local ``x`` receives Σ_q ∂L/∂x_p = W·∂L/∂x_p. DDP then *averages*
+    parameter gradients over the W processes, which gives exactly ∂L/∂θ — the
+    single-process gradient of the global batch. (tests/test_distributed.py checks this.)
+    """
+    if not _initialised() or dist.get_world_size(group) == 1:
+        return x
+    # Imported lazily: torch.distributed.nn also imports the RPC RemoteModule machinery,
+    # which single-process use never needs.
+    from torch.distributed.nn.functional import all_gather
+
+    parts = all_gather(x) if group is None else all_gather(x, group=group)
+    return torch.cat(parts, dim=0)

@@ -1,0 +1,119 @@
+"""Retrieval metrics (R@K, median and mean rank) from a score matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+ArrayLike = Tensor | np.ndarray
+
+
+def _as_tensor(x: ArrayLike, name: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x.detach()
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x))
+    raise TypeError(f"retrieval_metrics: {name} must be a torch.Tensor or numpy.ndarray, "
+                    f"got {type(x).__name__}")
+
+
+def retrieval_ranks(
+    scores: ArrayLike,
+    targets: ArrayLike | None = None,
+    chunk_size: int = 4096,
+) -> Tensor:
+    """0-based rank of the true item for every query.
+
+    Convention (pessimistic on ties)::
+
+        rank_q = #{ j ≠ t_q : S[q, j] ≥ S[q, t_q] }
+
+    where t_q is the true item of query q (t_q = q for a square matrix). Every item that
+    ties with the true one is counted as ranked ahead of it, so a constant score matrix
+    gives rank N-1 for every query (the worst case) rather than a perfect score; a model
+    that collapses to constant embeddings can therefore never look good.
+
+    Args:
+        scores: (Q, N) score matrix S[query, item]; higher = more similar. Must hold no
+            NaN.
+        targets: optional (Q,) integer index of the true item of each query (several
+            queries may share an item). When None, ``scores`` must be square and t_q = q.
+        chunk_size: rows processed at a time; memory is O(chunk_size x N).
+
+    Returns:
+        LongTensor (Q,) of ranks on the CPU.
+    """
+    s = _as_tensor(scores, "scores")
+    if s.ndim != 2:
+        raise ValueError(f"retrieval_metrics: scores must be 2-D (queries, items), "
+                         f"got shape {tuple(s.shape)}")
+    n_queries, n_items = s.shape
+    if n_queries == 0 or n_items == 0:
+        raise ValueError(f"retrieval_metrics: empty score matrix {tuple(s.shape)}")
+    if chunk_size < 1:
+        raise ValueError(f"retrieval_metrics: chunk_size must be >= 1, got {chunk_size}")
+    if targets is None:
+        if n_queries != n_items:
+            raise ValueError(f"retrieval_metrics: scores of shape {tuple(s.shape)} is not "
+                             "square; pass targets= giving the true item of each query")
+        t = torch.arange(n_queries, device=s.device)
+    else:
+        t = _as_tensor(targets, "targets").to(device=s.device, dtype=torch.long).reshape(-1)
+        if t.numel() != n_queries:
+            raise ValueError(f"retrieval_metrics: targets has {t.numel()} entries, "
+                             f"expected one per query ({n_queries})")
+        if bool(((t < 0) | (t >= n_items)).any()):
+            raise ValueError(f"retrieval_metrics: targets must lie in [0, {n_items}), "
+                             f"got min {int(t.min())} max {int(t.max())}")
+
+    ranks = torch.empty(n_queries, dtype=torch.long)
+    for start in range(0, n_queries, chunk_size):
+        chunk = s[start:start + chunk_size]
+        rows = torch.arange(chunk.shape[0], device=s.device)
+        tgt = t[start:start + chunk_size]
+        if chunk.is_floating_point() and bool(torch.isnan(chunk).any()):
+            bad = start + int(torch.isnan(chunk).any(dim=1).nonzero()[0, 0])
+            raise ValueError(f"retrieval_metrics: scores row {bad} contains NaN")
+        positive = chunk[rows, tgt].unsqueeze(1)  # (c, 1)
+        ahead = chunk >= positive  # (c, N); includes the true item itself...
+        ahead[rows, tgt] = False  # ...which is not counted
+        ranks[start:start + chunk.shape[0]] = ahead.sum(dim=1).cpu()
+    return ranks
+
+
+def retrieval_metrics(
+    scores: ArrayLike,
+    ks: Sequence[int] = (1, 5, 10),
+    targets: ArrayLike | None = None,
+    chunk_size: int = 4096,
+) -> dict:
+    """Recall@K, median and mean rank for retrieval with one true item per query.
+
+    Ranks follow :func:`retrieval_ranks` (0-based, ties counted against the query)::
+
+        R@K  = (1/Q) · #{q : rank_q < K}
+        MedR = median_q(rank_q) + 1      (numpy median: mean of the two middle values)
+        MnR  = mean_q(rank_q) + 1
+
+    Args:
+        scores: (Q, N) tensor or array, S[query, item]; square unless ``targets`` given.
+        ks: the K values for R@K.
+        targets: optional (Q,) index of the true item per query (e.g. several captions
+            of one clip); default t_q = q.
+        chunk_size: rows per chunk; memory O(chunk_size x N).
+
+    Returns:
+        {"R@1": float, "R@5": float, "R@10": float, ..., "MedR": float, "MnR": float,
+        "num_queries": int}; the R@K values are fractions in [0, 1].
+    """
+    ranks = retrieval_ranks(scores, targets=targets, chunk_size=chunk_size).numpy()
+    out: dict = {}
+    for k in ks:
+        out[f"R@{k}"] = float(np.mean(ranks < k))
+    out["MedR"] = float(np.median(ranks)) + 1.0
+    out["MnR"] = float(np.mean(ranks)) + 1.0
+    out["num_queries"] = int(ranks.shape[0])
+    return out

@@ -1,0 +1,92 @@
+"""Symmetric pairwise InfoNCE (CLIP-style)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+MAX_LOGIT_SCALE = 100.0
+
+
+class NCELoss(nn.Module):
+    """Symmetric pairwise InfoNCE between two batches of paired embeddings.
+
+    References:
+        van den Oord, Li & Vinyals, "Representation Learning with Contrastive Predictive
+        Coding", arXiv:1807.03748, 2018 (InfoNCE).
+        Radford et al., "Learning Transferable Visual Models From Natural Language
+        Supervision", ICML 2021 (symmetric form, learnable temperature).
+
+    With (optionally L2-normalised) x_i, y_i and scale s (s = 1/τ, or
+    s = min(exp(logit_scale), 100) when a learnable ``logit_scale`` is given),
+    logits l_ij = s · x_i·y_j and::
+
+        L = ½·mean_i[-log softmax_j(l_ij)_i] + ½·mean_i[-log softmax_j(l_ji)_i]
+
+    i.e. the mean of the x→y and y→x cross-entropies with the diagonal as targets.
+    Row i of x is the only positive for row i of y; every other row in the batch is a
+    negative. Gather embeddings across processes with
+    :func:`mmssl.distributed.gather_with_grad` *before* calling this loss to use
+    cross-process negatives.
+
+    Args:
+        temperature: τ, used when ``forward`` gets no ``logit_scale``.
+        normalize: L2-normalise x and y along the feature dimension first.
+
+    Shapes:
+        x: (B, D); y: (B, D); mask: (B,) bool, optional; logit_scale: scalar tensor,
+        optional. Returns a scalar.
+    """
+
+    def __init__(self, temperature: float = 0.07, normalize: bool = True) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"NCELoss: temperature must be > 0, got {temperature}")
+        self.temperature = float(temperature)
+        self.normalize = normalize
+
+    def forward(
+        self,
+        x: Tensor,
+        y: Tensor,
+        mask: Tensor | None = None,
+        logit_scale: Tensor | None = None,
+    ) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            x: (B, D) embeddings of the first modality.
+            y: (B, D) embeddings of the second modality; y_i is the positive of x_i.
+            mask: optional (B,) bool; rows where it is False are removed from the batch
+                entirely (neither anchors nor negatives), e.g. clips with no audio track.
+            logit_scale: optional scalar log-scale (CLIP); when given the logits are
+                multiplied by ``logit_scale.exp().clamp(max=100)`` instead of 1/τ.
+
+        Returns:
+            Scalar loss. With no valid row it is a zero still connected to x and y, so
+            ``backward`` works (and gives zero gradients) on an all-masked batch.
+        """
+        if x.ndim != 2 or x.shape != y.shape:
+            raise ValueError(f"NCELoss: expected x, y of equal shape (B, D), got "
+                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+        zero = x.sum() * 0 + y.sum() * 0
+        if mask is not None:
+            if mask.shape != x.shape[:1]:
+                raise ValueError(f"NCELoss: mask must have shape ({x.shape[0]},), "
+                                 f"got {tuple(mask.shape)}")
+            keep = mask.to(torch.bool)
+            x, y = x[keep], y[keep]
+        if x.shape[0] < 1:
+            return zero
+        if self.normalize:
+            x = F.normalize(x, dim=-1)
+            y = F.normalize(y, dim=-1)
+        if logit_scale is None:
+            logits = (x @ y.t()) / self.temperature
+        else:
+            logits = logit_scale.exp().clamp(max=MAX_LOGIT_SCALE) * (x @ y.t())
+        targets = torch.arange(x.shape[0], device=x.device)
+        loss_xy = F.cross_entropy(logits, targets)
+        loss_yx = F.cross_entropy(logits.t(), targets)
+        return 0.5 * (loss_xy + loss_yx)

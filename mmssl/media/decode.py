@@ -1,0 +1,201 @@
+"""Decoding with PyAV: frames resampled to a target rate and size, audio as 16 kHz mono.
+
+One pass over the file serves many segments (:func:`cut_segments`), so a converter that
+cuts twenty clips from one video reads it once. Times are seconds from the container's
+start. Frame-rate conversion picks, for each output time ``t_k = start + k / fps``, the
+last source frame shown at or before ``t_k`` (what a viewer would see at that instant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+
+from mmssl.media.probe import MediaError, MediaSource, open_media
+
+AUDIO_RATE = 16000
+_EPS = 1e-6
+
+
+@dataclass
+class Segment:
+    """A time range to cut, in seconds, and what it collected while the file was read."""
+
+    start: float
+    end: float
+    frames: list[np.ndarray] = field(default_factory=list)
+
+    def frame_times(self, fps: float) -> np.ndarray:
+        count = max(1, int(round((self.end - self.start) * fps)))
+        return self.start + np.arange(count) / fps
+
+
+@dataclass
+class Clip:
+    """A decoded segment: ``frames`` (T, H, W, 3) uint8 at the requested fps (None for an
+    audio-only source) and ``audio`` (N,) float32 mono at 16 kHz (None without audio)."""
+
+    start: float
+    end: float
+    frames: np.ndarray | None
+    audio: np.ndarray | None
+
+
+def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(width, height) with the short side set to ``short_side``, both rounded to even."""
+    if not short_side:
+        return width - width % 2, height - height % 2
+    scale = short_side / min(width, height)
+    return (2 * max(1, round(width * scale / 2)), 2 * max(1, round(height * scale / 2)))
+
+
+def cut_segments(
+    source: MediaSource,
+    segments: Sequence[tuple[float, float]],
+    fps: float,
+    short_side: int | None = None,
+    audio_rate: int = AUDIO_RATE,
+) -> list[Clip]:
+    """Decode ``source`` once and return one :class:`Clip` per ``(start, end)`` segment.
+
+    Raises :class:`MediaError` (``no_video_stream``, ``decode_error``,
+    ``segment_out_of_range``) for a file that cannot serve the segments.
+    """
+    wanted = [Segment(float(s), float(e)) for s, e in segments]
+    with open_media(source) as container:
+        if not container.streams.video:
+            raise MediaError("no_video_stream", source)
+        audio_chunks, audio_origin = _decode_streams(container, wanted, fps, short_side, audio_rate, source)
+    audio = np.concatenate(audio_chunks) if audio_chunks else None
+    clips = []
+    for segment in wanted:
+        if not segment.frames:
+            raise MediaError("segment_out_of_range", source, f"{segment.start:.2f}-{segment.end:.2f} s")
+        clip_audio = None
+        if audio is not None:
+            clip_audio = slice_audio(audio, audio_origin, segment.start, segment.end, audio_rate)
+        clips.append(Clip(segment.start, segment.end, np.stack(segment.frames), clip_audio))
+    return clips
+
+
+def decode_all(source: MediaSource, audio_rate: int = AUDIO_RATE) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Every frame at its native rate and size (T, H, W, 3) uint8, and all audio (N,) at
+    ``audio_rate``; either is None when its stream is missing. For short shard clips."""
+    with open_media(source) as container:
+        frames = []
+        if container.streams.video:
+            try:
+                frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            except av.FFmpegError as error:
+                raise MediaError("decode_error", source, str(error)) from error
+    return (np.stack(frames) if frames else None), decode_audio(source, audio_rate)
+
+
+def decode_audio(source: MediaSource, audio_rate: int = AUDIO_RATE) -> np.ndarray | None:
+    """The whole audio track as (N,) float32 mono at ``audio_rate``; None if there is none."""
+    with open_media(source) as container:
+        if not container.streams.audio:
+            return None
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
+        try:
+            chunks = [_resampled(resampler, frame) for frame in container.decode(audio=0)]
+        except av.FFmpegError as error:
+            raise MediaError("decode_error", source, str(error)) from error
+        chunks.append(_resampled(resampler, None))
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def slice_audio(audio: np.ndarray, origin: float, start: float, end: float, rate: int) -> np.ndarray:
+    """Samples of ``audio`` (whose first sample is at time ``origin``) covering [start, end),
+    zero-padded where the track is shorter, so the length is always round((end-start)*rate)."""
+    count = max(0, int(round((end - start) * rate)))
+    first = int(round((start - origin) * rate))
+    out = np.zeros(count, np.float32)
+    lo, hi = max(first, 0), min(first + count, len(audio))
+    if hi > lo:
+        out[lo - first : hi - first] = audio[lo:hi]
+    return out
+
+
+def _resampled(resampler, frame) -> np.ndarray:
+    parts = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+def _decode_streams(container, wanted, fps, short_side, audio_rate, source):
+    """Single demux pass: video frames routed to segments, audio resampled to mono."""
+    video_stream = container.streams.video[0]
+    audio_stream = container.streams.audio[0] if container.streams.audio else None
+    streams = [video_stream] + ([audio_stream] if audio_stream is not None else [])
+    router = _FrameRouter(wanted, fps, short_side)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
+    audio_chunks: list[np.ndarray] = []
+    audio_origin = None
+    try:
+        for packet in container.demux(*streams):
+            for frame in packet.decode():
+                if packet.stream.type == "video":
+                    router.push(frame)
+                else:
+                    if audio_origin is None:
+                        audio_origin = float(frame.time or 0.0)
+                    audio_chunks.append(_resampled(resampler, frame))
+    except av.FFmpegError as error:
+        raise MediaError("decode_error", source, str(error)) from error
+    router.finish()
+    if audio_stream is not None and audio_origin is not None:
+        audio_chunks.append(_resampled(resampler, None))
+    return audio_chunks, audio_origin or 0.0
+
+
+class _FrameRouter:
+    """Hands each decoded frame to the segments' output times it covers.
+
+    A source frame at time ``ts`` covers output times in [ts, next_ts); the last frame
+    covers one frame interval. Output times before the first frame are left out, never
+    invented. Frames are converted to RGB (and resized) only when an output time needs them,
+    and at most once.
+    """
+
+    def __init__(self, segments: list[Segment], fps: float, short_side: int | None):
+        self.short_side = short_side
+        self.queues = [(segment, list(segment.frame_times(fps))) for segment in segments]
+        self.previous = None
+        self.previous_image = None
+        self.last_time = 0.0
+        self.interval = 0.0
+
+    def push(self, frame) -> None:
+        time = float(frame.time or 0.0)
+        if self.previous is not None:
+            self._emit_before(time)
+            self.interval = time - self.last_time
+        else:
+            self._drop_before(time)
+        self.previous, self.previous_image, self.last_time = frame, None, time
+
+    def finish(self) -> None:
+        if self.previous is not None:
+            self._emit_before(self.last_time + max(self.interval, _EPS))
+
+    def _drop_before(self, time: float) -> None:
+        for _, times in self.queues:
+            while times and times[0] < time - _EPS:
+                times.pop(0)
+
+    def _emit_before(self, time: float) -> None:
+        for segment, times in self.queues:
+            while times and times[0] < time - _EPS:
+                segment.frames.append(self._image())
+                times.pop(0)
+
+    def _image(self) -> np.ndarray:
+        if self.previous_image is None:
+            width, height = scaled_size(self.previous.width, self.previous.height, self.short_side)
+            self.previous_image = self.previous.to_ndarray(
+                width=width, height=height, format="rgb24", interpolation="AREA"
+            )
+        return self.previous_image
