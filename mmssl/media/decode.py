@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from mmssl.media.probe import MediaError, MediaSource, open_media
 
@@ -74,38 +75,48 @@ def cut_segments(
     for segment in wanted:
         if not segment.frames:
             raise MediaError("segment_out_of_range", source, f"{segment.start:.2f}-{segment.end:.2f} s")
+        # A segment running past the last frame ends where the frames end.
+        end = segment.start + len(segment.frames) / fps
         clip_audio = None
         if audio is not None:
-            clip_audio = slice_audio(audio, audio_origin, segment.start, segment.end, audio_rate)
-        clips.append(Clip(segment.start, segment.end, np.stack(segment.frames), clip_audio))
+            clip_audio = slice_audio(audio, audio_origin, segment.start, end, audio_rate)
+        clips.append(Clip(segment.start, end, np.stack(segment.frames), clip_audio))
     return clips
-
-
-def decode_all(source: MediaSource, audio_rate: int = AUDIO_RATE) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Every frame at its native rate and size (T, H, W, 3) uint8, and all audio (N,) at
-    ``audio_rate``; either is None when its stream is missing. For short shard clips."""
-    with open_media(source) as container:
-        frames = []
-        if container.streams.video:
-            try:
-                frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-            except av.FFmpegError as error:
-                raise MediaError("decode_error", source, str(error)) from error
-    return (np.stack(frames) if frames else None), decode_audio(source, audio_rate)
 
 
 def decode_audio(source: MediaSource, audio_rate: int = AUDIO_RATE) -> np.ndarray | None:
     """The whole audio track as (N,) float32 mono at ``audio_rate``; None if there is none."""
     with open_media(source) as container:
-        if not container.streams.audio:
-            return None
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
-        try:
-            chunks = [_resampled(resampler, frame) for frame in container.decode(audio=0)]
-        except av.FFmpegError as error:
-            raise MediaError("decode_error", source, str(error)) from error
+        return decode_audio_stream(container, audio_rate, source)
+
+
+def decode_audio_stream(container, audio_rate: int, source: MediaSource) -> np.ndarray | None:
+    """Decode the first audio stream of an open ``container`` from its current position."""
+    if not container.streams.audio:
+        return None
+    # Already mono at the target rate (every shard sample): skip the resampler.
+    direct = is_mono_at(container.streams.audio[0], audio_rate, source)
+    stream = container.streams.audio[0]
+    resampler = None if direct else av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
+    try:
+        chunks = [
+            frame.to_ndarray().reshape(-1).astype(np.float32, copy=False) if direct
+            else _resampled(resampler, frame)
+            for frame in container.decode(stream)
+        ]
+    except av.FFmpegError as error:
+        raise MediaError("decode_error", source, str(error)) from error
+    if resampler is not None:
         chunks.append(_resampled(resampler, None))
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def is_mono_at(stream, audio_rate: int, source: MediaSource) -> bool:
+    """Whether an audio stream is already mono at ``audio_rate`` (no resampling needed)."""
+    context = stream.codec_context
+    if context is None:  # a damaged header can leave a stream without a decoder
+        raise MediaError("decode_error", source, "audio stream has no decoder")
+    return context.sample_rate == audio_rate and context.channels == 1
 
 
 def slice_audio(audio: np.ndarray, origin: float, start: float, end: float, rate: int) -> np.ndarray:
@@ -165,6 +176,7 @@ class _FrameRouter:
         self.queues = [(segment, list(segment.frame_times(fps))) for segment in segments]
         self.previous = None
         self.previous_image = None
+        self.reformatter = VideoReformatter()
         self.last_time = 0.0
         self.interval = 0.0
 
@@ -195,7 +207,7 @@ class _FrameRouter:
     def _image(self) -> np.ndarray:
         if self.previous_image is None:
             width, height = scaled_size(self.previous.width, self.previous.height, self.short_side)
-            self.previous_image = self.previous.to_ndarray(
-                width=width, height=height, format="rgb24", interpolation="AREA"
-            )
+            self.previous_image = self.reformatter.reformat(
+                self.previous, width=width, height=height, format="rgb24", interpolation="AREA"
+            ).to_ndarray()
         return self.previous_image

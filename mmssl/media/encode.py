@@ -40,7 +40,7 @@ def write_mp4(
     encoding: VideoEncoding,
     audio: np.ndarray | None = None,
     sample_rate: int = 16000,
-    audio_bitrate: int = 64000,
+    audio_bitrate: int = 48000,
 ) -> None:
     """Encode ``frames`` (T, H, W, 3) uint8 and optional ``audio`` (C, N) float32 to MP4.
 
@@ -102,6 +102,9 @@ def _add_audio_stream(container, audio: np.ndarray, sample_rate: int, bitrate: i
     stream = container.add_stream("aac", rate=sample_rate)
     stream.layout = "mono" if audio.shape[0] == 1 else "stereo"
     stream.bit_rate = bitrate
+    # The "fast" coder is ~40% quicker than the default two-loop search; for 16 kHz speech
+    # and effects the difference in quality does not matter to a representation learner.
+    stream.options = {"aac_coder": "fast"}
     return stream
 
 

@@ -54,6 +54,8 @@ def open_media(source: MediaSource):
         source = io.BytesIO(source)
     elif isinstance(source, (str, Path)) and not Path(source).is_file():
         raise MediaError("missing_file", source)
+    elif hasattr(source, "seek"):
+        source.seek(0)  # a file object read before (e.g. by probe) starts from the top again
     try:
         return av.open(source, mode="r")
     except (av.FFmpegError, ValueError, OSError) as error:

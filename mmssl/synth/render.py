@@ -88,7 +88,10 @@ def _knock(phase, time, rng):
 
 
 def _hiss(phase, time, rng):
-    return rng.normal(0.0, 0.6, len(time)) * np.sin(8.0 * phase)
+    # Low-passed noise moved up to a carrier that follows pitch: a band of noise centred on
+    # 8 x the base pitch (white noise times a sine would stay white, hiding pitch and size).
+    noise = np.convolve(rng.normal(0.0, 1.0, len(time)), np.ones(24) / np.sqrt(24), "same")
+    return 0.6 * noise * np.sin(8.0 * phase)
 
 
 _TIMBRES = {"whistle": _whistle, "buzz": _buzz, "chime": _chime, "knock": _knock, "hiss": _hiss}

@@ -1,0 +1,90 @@
+"""Turning one source video and its segments into shard samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from data_prep.tasks import SegmentSpec, VideoTask
+from mmssl.config import PrepConfig
+from mmssl.media import AUDIO_RATE, MediaError, VideoEncoding, cut_segments, mp4_bytes
+from mmssl.media.decode import Clip
+from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
+
+
+@dataclass(frozen=True)
+class Failure:
+    video_id: str
+    reason: str
+    detail: str = ""
+
+
+def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list[Failure]]:
+    """Samples for every usable segment of ``task``, and what failed with its reason.
+
+    Nothing raises: a video that cannot be read yields no samples and one failure; a bad
+    segment (zero length, past the end) yields one failure and the rest still convert.
+    """
+    if task.path is None:
+        return [], [Failure(task.video_id, "missing_file", "not found among the videos")]
+    valid, failures = _valid_segments(task)
+    if not valid:
+        return [], failures
+    try:
+        clips = cut_segments(task.path, [(s.start, s.end) for s in valid], config.fps,
+                             config.short_side, AUDIO_RATE)
+    except MediaError as error:
+        if error.reason != "segment_out_of_range" or len(valid) == 1:
+            return [], failures + [Failure(task.video_id, error.reason, error.detail)]
+        return _convert_one_by_one(task, valid, config, failures)
+    encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
+    samples = [_sample(task, spec, clip, encoding, config) for spec, clip in zip(valid, clips)]
+    return samples, failures
+
+
+def _convert_one_by_one(task, valid, config, failures):
+    """Slow path when some segment lies past the end: isolate the bad ones."""
+    samples = []
+    encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
+    for spec in valid:
+        try:
+            (clip,) = cut_segments(task.path, [(spec.start, spec.end)], config.fps,
+                                   config.short_side, AUDIO_RATE)
+        except MediaError as error:
+            failures.append(Failure(task.video_id, error.reason, error.detail))
+            continue
+        samples.append(_sample(task, spec, clip, encoding, config))
+    return samples, failures
+
+
+def _valid_segments(task: VideoTask) -> tuple[list[SegmentSpec], list[Failure]]:
+    valid, failures = [], []
+    for spec in task.segments:
+        if not spec.end > spec.start >= 0:
+            failures.append(Failure(task.video_id, "empty_segment",
+                                    f"segment {spec.start}-{spec.end}"))
+        else:
+            valid.append(spec)
+    return valid, failures
+
+
+def _sample(task: VideoTask, spec: SegmentSpec, clip: Clip, encoding: VideoEncoding,
+            config: PrepConfig) -> dict:
+    audio = None if clip.audio is None else clip.audio[None]
+    num_frames, height, width = clip.frames.shape[:3]
+    texts = [
+        {"start": round(t["start"] - clip.start, 3), "end": round(t["end"] - clip.start, 3),
+         "text": t["text"]}
+        for t in spec.texts
+    ]
+    meta = {
+        "dataset": task.dataset, "video_id": task.video_id, "source": task.path,
+        "start": round(clip.start, 3), "end": round(clip.end, 3), "fps": config.fps,
+        "num_frames": int(num_frames), "width": int(width), "height": int(height),
+        "has_audio": audio is not None, "audio_rate": AUDIO_RATE,
+        "texts": texts, "labels": spec.labels,
+    }
+    return {
+        "__key__": sample_key(task.video_id, clip.start),
+        MEDIA_KEY: mp4_bytes(clip.frames, encoding, audio, AUDIO_RATE),
+        META_KEY: encode_meta(meta),
+    }

@@ -1,0 +1,138 @@
+"""HowTo100M → shards.
+
+Reads the published narrations (``caption.json`` / ``raw_caption.json``: one object keyed
+by video id holding parallel ``start``/``end``/``text`` lists) and, optionally,
+``HowTo100M_v1.csv`` for task ids. Each video is cut into samples of at most
+``max_sample_seconds`` holding the narrations that start inside them; the loader later
+picks an anchor narration and its neighbours inside a sample (MIL-NCE).
+
+    python -m data_prep.howto100m --captions caption.json --videos VIDEO_DIR --out SHARDS
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+from data_prep.annotations import AnnotationError, collect
+from data_prep.find_videos import locate_videos
+from data_prep.runner import run_prep
+from data_prep.tasks import SegmentSpec, VideoTask
+from mmssl.config import PrepConfig
+
+DATASET = "howto100m"
+
+
+def read_captions(path: str | Path, strict: bool = False):
+    """Parse ``caption.json``; returns ({video_id: [narration dicts sorted by start]},
+    [AnnotationError for each record that does not fit the format])."""
+    path = Path(path)
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise AnnotationError(path, "<top level>", "expected an object keyed by video id")
+    captions, errors = {}, []
+    for video_id, record in data.items():
+        try:
+            captions[video_id] = _narrations(path, video_id, record)
+        except AnnotationError as error:
+            collect(errors, error, strict)
+    return captions, errors
+
+
+def _narrations(path: Path, video_id: str, record) -> list[dict]:
+    if not isinstance(record, dict) or not {"start", "end", "text"} <= set(record):
+        raise AnnotationError(path, video_id, "expected keys start, end, text")
+    starts, ends, texts = record["start"], record["end"], record["text"]
+    if not len(starts) == len(ends) == len(texts):
+        raise AnnotationError(path, video_id, f"start/end/text lengths differ: "
+                              f"{len(starts)}/{len(ends)}/{len(texts)}")
+    narrations = []
+    for index, (start, end, text) in enumerate(zip(starts, ends, texts)):
+        try:
+            start, end = float(start), float(end)
+        except (TypeError, ValueError) as error:
+            raise AnnotationError(path, video_id, f"narration {index}: bad time") from error
+        if not (math.isfinite(start) and math.isfinite(end)) or not isinstance(text, str):
+            raise AnnotationError(path, video_id, f"narration {index}: bad time or text")
+        narrations.append({"start": start, "end": end, "text": text})
+    return sorted(narrations, key=lambda n: n["start"])
+
+
+def read_task_ids(path: str | Path) -> dict[str, int]:
+    """``HowTo100M_v1.csv`` (video_id,task_id,rank,category_1,category_2) → {id: task_id}."""
+    with open(path, newline="") as handle:
+        return {row["video_id"]: int(row["task_id"]) for row in csv.DictReader(handle)}
+
+
+def chunk_segments(narrations: list[dict], max_seconds: float, labels: dict) -> list[SegmentSpec]:
+    """Samples of at most ``max_seconds``: chunk k covers [k·L, (k+1)·L) cut to the last
+    narration's end; a narration goes with the chunk in which it starts."""
+    chunks: dict[int, list[dict]] = {}
+    for narration in narrations:
+        chunks.setdefault(int(max(narration["start"], 0.0) // max_seconds), []).append(narration)
+    segments = []
+    for index, members in sorted(chunks.items()):
+        start = index * max_seconds
+        end = min(start + max_seconds, max(n["end"] for n in members) + 1.0)
+        if end > start:
+            segments.append(SegmentSpec(start, end, tuple(members), labels))
+    return segments
+
+
+def build_tasks(captions: dict, videos: dict[str, str], task_ids: dict[str, int],
+                max_seconds: float) -> list[VideoTask]:
+    tasks = []
+    for video_id, narrations in captions.items():
+        labels = {"task_id": task_ids[video_id]} if video_id in task_ids else {}
+        segments = tuple(chunk_segments(narrations, max_seconds, labels))
+        tasks.append(VideoTask(DATASET, video_id, videos.get(video_id), segments))
+    return tasks
+
+
+def prepare(captions: str | Path, videos: str | Path, out: str | Path, config: PrepConfig,
+            task_csv: str | Path | None = None, strict: bool = False, progress: bool = True):
+    """The whole conversion; returns the manifest."""
+    parsed, errors = read_captions(captions, strict)
+    task_ids = read_task_ids(task_csv) if task_csv else {}
+    tasks = build_tasks(parsed, locate_videos(videos), task_ids, config.max_sample_seconds)
+    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress)
+
+
+def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every converter shares (defaults from :class:`PrepConfig`)."""
+    defaults = PrepConfig()
+    parser.add_argument("--videos", required=True, help="video directory or id,path CSV")
+    parser.add_argument("--out", required=True, help="output shard directory")
+    parser.add_argument("--fps", type=float, default=defaults.fps)
+    parser.add_argument("--short-side", type=int, default=defaults.short_side)
+    parser.add_argument("--samples-per-shard", type=int, default=defaults.samples_per_shard)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad record")
+
+
+def prep_config(args: argparse.Namespace, **extra) -> PrepConfig:
+    return PrepConfig(fps=args.fps, short_side=args.short_side,
+                      samples_per_shard=args.samples_per_shard, workers=args.workers, **extra)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m data_prep.howto100m", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--captions", required=True, help="caption.json or raw_caption.json")
+    parser.add_argument("--task-csv", help="HowTo100M_v1.csv (adds task_id labels)")
+    parser.add_argument("--max-sample-seconds", type=float,
+                        default=PrepConfig().max_sample_seconds)
+    add_prep_arguments(parser)
+    args = parser.parse_args(argv)
+    config = prep_config(args, max_sample_seconds=args.max_sample_seconds)
+    manifest = prepare(args.captions, args.videos, args.out, config, args.task_csv, args.strict)
+    print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
+          f"failed: {manifest['failed'] or 'none'}")
+    return manifest
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Cutting model inputs out of a shard sample.
+
+An open sample is a :class:`~mmssl.media.ClipReader` on its mp4 plus its metadata
+(``mmssl.shard_format``). A clip is ``clip_frames`` consecutive frames and the 16 kHz audio
+under them; only the frames a clip needs are decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mmssl.media.logmel import LogMel
+from mmssl.media.reader import ClipReader
+from mmssl.shard_format import AUDIO_RATE
+
+VIDEO_MEAN, VIDEO_STD = 0.45, 0.225
+
+
+@dataclass
+class OpenSample:
+    reader: ClipReader
+    meta: dict
+    where: str = ""
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta["fps"])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.meta["num_frames"])
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.meta.get("has_audio")) and self.reader.has_audio
+
+
+class ClipCutter:
+    """Video (C, T, H, W) float and log-mel (1, n_mels, frames) for a clip start time."""
+
+    def __init__(self, clip_frames: int, logmel: LogMel):
+        self.clip_frames = clip_frames
+        self.logmel = logmel
+
+    def clip_seconds(self, fps: float) -> float:
+        return self.clip_frames / fps
+
+    def video(self, sample: OpenSample, start: float) -> torch.Tensor:
+        """Frames from ``round(start * fps)``; the last frame repeats past the end."""
+        first = min(int(round(start * sample.fps)), max(sample.num_frames - 1, 0))
+        return normalize_video(torch.from_numpy(
+            sample.reader.frames(first, self.clip_frames, sample.fps)))
+
+    def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
+        """Log-mel of the clip's audio, and whether there was any (all zeros when none)."""
+        count = int(round(self.clip_seconds(sample.fps) * AUDIO_RATE))
+        if sample.has_audio:
+            waveform = sample.reader.audio_window(start, count)
+            return self.logmel(torch.from_numpy(waveform))[None], True
+        frames = self.logmel.num_frames(count)
+        return torch.zeros(1, self.logmel.mel.n_mels, frames), False
+
+
+def normalize_video(frames: torch.Tensor) -> torch.Tensor:
+    """(T, H, W, 3) uint8 → (3, T, H, W) float, ``(x / 255 - 0.45) / 0.225``."""
+    video = frames.permute(3, 0, 1, 2).float().div_(255.0)
+    return video.sub_(VIDEO_MEAN).div_(VIDEO_STD)

@@ -1,0 +1,169 @@
+"""WebDataset pipelines from prepared shards to batches (the batch contract of DESIGN.md).
+
+Shards are split by process (rank) and by DataLoader worker here, not by Accelerate: the
+loader is never passed to ``accelerator.prepare``. Each epoch reshuffles the shard order
+with a seed shared by all ranks, so the split stays disjoint.
+
+Training batch: ``video`` (B, 3, T, H, W) float, ``audio`` (B, 1, n_mels, frames) log-mel,
+``audio_mask`` (B,) bool, ``text`` (B, K, L) int64, ``text_mask`` (B, K) bool, ``meta``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import warnings
+from collections.abc import Iterator
+
+import torch
+import webdataset as wds
+
+from mmssl.config import DataConfig
+from mmssl.data.candidates import candidate_window, clip_start
+from mmssl.data.clips import ClipCutter, OpenSample
+from mmssl.data.tokenizer import WordTokenizer
+from mmssl.media import ClipReader, MediaError
+from mmssl.media.logmel import LogMel
+from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta, read_manifest
+
+
+class SkipCounter:
+    """Counts samples skipped for bad data, by reason, and warns once per reason."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, reason: str, detail: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        if self.counts[reason] == 1:
+            warnings.warn(f"skipping bad sample ({reason}): {detail}", stacklevel=2)
+
+    def handler(self, error: Exception) -> bool:
+        """webdataset error handler: count and continue."""
+        self(type(error).__name__, str(error))
+        return True
+
+
+def shard_paths(directory: str) -> list[str]:
+    return [shard["path"] for shard in read_manifest(directory)["shards"] if shard["samples"]]
+
+
+def rank_and_worker_split(paths: list[str], seed: int, epoch: int, rank: int,
+                          world: int) -> Iterator[dict]:
+    """This rank's and this worker's shards for ``epoch``, in a per-epoch shuffled order."""
+    order = list(paths)
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    info = torch.utils.data.get_worker_info()
+    worker, workers = (info.id, info.num_workers) if info else (0, 1)
+    for url in order[rank::world][worker::workers]:
+        yield {"url": url}
+
+
+def open_samples(samples, skip: SkipCounter) -> Iterator[OpenSample]:
+    """Raw tar members → open samples (closed again once the consumer moves on).
+
+    A sample that cannot be read — bad JSON, an mp4 that does not open or decode, no
+    frames — is skipped and counted by reason, and the stream goes on.
+    """
+    for sample in samples:
+        where = f"{sample.get('__url__', '?')}: {sample.get('__key__', '?')}"
+        try:
+            meta = decode_meta(sample[META_KEY])
+            reader = ClipReader(sample[MEDIA_KEY])
+            if reader.video is None or not meta.get("num_frames"):
+                raise MediaError("no_video_stream", where)
+        except (KeyError, ValueError, MediaError) as error:
+            skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
+            continue
+        with reader:
+            yield OpenSample(reader, meta, where)
+
+
+class TrainingClips:
+    """MIL-NCE training clips: per sample, ``clips_per_sample`` anchor narrations, each
+    with its K neighbouring candidates and the clip cut around it."""
+
+    def __init__(self, config: DataConfig, tokenizer: WordTokenizer, seed: int):
+        self.config = config
+        self.tokenizer = tokenizer
+        self.seed = seed
+        self.cutter = ClipCutter(config.clip_frames, LogMel(n_mels=config.n_mels,
+                                 window_ms=config.window_ms, hop_ms=config.hop_ms))
+
+    def __call__(self, samples: Iterator[OpenSample], rng: random.Random,
+                 skip: SkipCounter) -> Iterator[dict]:
+        for sample in samples:
+            texts = [t for t in sample.meta["texts"] if t["start"] < sample.duration]
+            if not texts:
+                skip("no_narration", sample.where)
+                continue
+            anchors = rng.sample(range(len(texts)), min(self.config.clips_per_sample, len(texts)))
+            try:
+                clips = [self._clip(sample, texts, anchor, rng) for anchor in anchors]
+            except MediaError as error:  # a sample whose frames fail mid-way: skip it whole
+                skip(error.reason, f"{sample.where}: {error}")
+                continue
+            yield from clips
+
+    def _clip(self, sample: OpenSample, texts: list[dict], anchor: int,
+              rng: random.Random) -> dict:
+        k = self.config.num_candidates
+        first, last = candidate_window([t["start"] for t in texts], [t["end"] for t in texts],
+                                       anchor, k)
+        chosen = [t["text"] for t in texts[first : last + 1]]
+        text = torch.zeros(k, self.config.max_words, dtype=torch.long)
+        text[: len(chosen)] = self.tokenizer(chosen, self.config.max_words)
+        start = clip_start(texts[anchor]["start"], texts[anchor]["end"],
+                           self.cutter.clip_seconds(sample.fps), sample.duration, rng)
+        audio, has_audio = self.cutter.audio(sample, start)
+        meta = {"key": f"{sample.meta['video_id']}@{start:.2f}", "video_id": sample.meta["video_id"],
+                "start": sample.meta["start"] + start, "anchor": texts[anchor]["text"]}
+        return {"video": self.cutter.video(sample, start), "audio": audio,
+                "audio_mask": has_audio, "text": text,
+                "text_mask": torch.arange(k) < len(chosen), "meta": meta}
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack a list of per-clip dicts into the batch contract."""
+    batch = {key: torch.stack([torch.as_tensor(item[key]) for item in items])
+             for key in items[0] if key != "meta"}
+    batch["meta"] = [item["meta"] for item in items]
+    return batch
+
+
+class TrainingStream(torch.utils.data.IterableDataset):
+    """An endless stream of batches of MIL-NCE training clips from ``config.shards``.
+
+    Epoch e reads this rank's shards in the order of seed ``(seed, e)``; epochs follow one
+    another inside the stream, so DataLoader workers and shuffle buffers live across them.
+    """
+
+    def __init__(self, config: DataConfig, tokenizer: WordTokenizer, seed: int = 0,
+                 rank: int = 0, world: int = 1):
+        super().__init__()
+        self.config, self.seed, self.rank, self.world = config, seed, rank, world
+        self.paths = shard_paths(config.shards)
+        self.clips = TrainingClips(config, tokenizer, seed)
+        self.skip = SkipCounter()
+        self.first_epoch = 0
+
+    def __iter__(self) -> Iterator[dict]:
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info else 0
+        rng = random.Random(hash((self.seed, self.first_epoch, self.rank, worker)))
+        clips = wds.shuffle(self.config.shuffle_buffer, rng=rng)(self._epochs(rng))
+        yield from wds.batched(self.config.batch_size, collation_fn=collate, partial=False)(clips)
+
+    def _epochs(self, rng: random.Random) -> Iterator[dict]:
+        for epoch in itertools.count(self.first_epoch):
+            urls = rank_and_worker_split(self.paths, self.seed, epoch, self.rank, self.world)
+            raw = wds.tarfile_to_samples(handler=self.skip.handler)(urls)
+            samples = open_samples(wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw),
+                                   self.skip)
+            produced = 0
+            for clip in self.clips(samples, rng, self.skip):
+                produced += 1
+                yield clip
+            if not produced:
+                raise RuntimeError(f"{self.config.shards}: epoch {epoch} gave no clip for rank "
+                                   f"{self.rank}; skipped: {self.skip.counts}")

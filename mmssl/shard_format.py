@@ -1,0 +1,96 @@
+"""The shard format: the one contract between ``data_prep`` (writer) and ``mmssl.data``
+(reader). This docstring is its only specification.
+
+A prepared dataset is a directory::
+
+    shard-000000.tar            WebDataset tar (POSIX ustar), samples in a fixed order
+    shard-000000.stats.json     written after the tar; the shard is complete only when both exist
+    ...
+    manifest.json               shard list with sample counts, failures by reason, prep settings
+
+Writers create ``*.partial`` names and rename them into place, so a crash never leaves a
+half-written file under a final name.
+
+Each sample has three members sharing one key (``<video_id>_<start in ms, 9 digits>``, no
+dots):
+
+``<key>.mp4``
+    The clip, re-encoded: H.264 (yuv420p, fixed GOP so random access is cheap) at the
+    prepared ``fps`` and short side; AAC mono 16 kHz audio when the source had audio.
+``<key>.json``
+    UTF-8 JSON object:
+
+    ============  ==========================================================================
+    dataset       ``"howto100m"`` | ``"youcook2"`` | ...
+    video_id      source video id (YouTube id for the public datasets)
+    source        path of the source file as the converter found it
+    start, end    the clip's span in the source video, seconds (end = start + frames / fps)
+    fps           frame rate of the clip; ``num_frames``, ``width``, ``height`` its geometry
+    has_audio     whether the mp4 has an audio stream; ``audio_rate`` = 16000
+    texts         list of ``{"start", "end", "text"}``, times in seconds *relative to the
+                  clip's start*, sorted by start (HowTo100M: the ASR narrations inside the
+                  clip; YouCook2: one entry, the step sentence spanning the clip)
+    labels        dataset-specific dict (HowTo100M: ``task_id``; YouCook2: ``subset``,
+                  ``recipe_type``, ``segment_id``)
+    ============  ==========================================================================
+
+Readers ignore members with other extensions (room for later additions).
+
+``shard-NNNNNN.stats.json``: ``{"shard", "samples", "videos", "seconds", "bytes",
+"failed": {reason: count}, "failures": [{"video_id", "reason", "detail"}]}``.
+
+``manifest.json``: ``{"dataset", "shards": [{"name", "samples"}], "total_samples",
+"failed": {reason: count}, "prep": {...settings...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MEDIA_KEY = "mp4"
+META_KEY = "json"
+MANIFEST_NAME = "manifest.json"
+PARTIAL_SUFFIX = ".partial"
+AUDIO_RATE = 16000
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:06d}.tar"
+
+
+def stats_path(tar_path: str | Path) -> Path:
+    tar_path = Path(tar_path)
+    return tar_path.with_name(tar_path.name.removesuffix(".tar") + ".stats.json")
+
+
+def sample_key(video_id: str, start: float) -> str:
+    """``<video_id>_<start ms>``; dots would split WebDataset's key from its extension."""
+    return f"{video_id.replace('.', '_')}_{int(round(start * 1000)):09d}"
+
+
+def is_complete(tar_path: str | Path) -> bool:
+    """A shard is complete when both its tar and its stats file are in place."""
+    return Path(tar_path).is_file() and stats_path(tar_path).is_file()
+
+
+def encode_meta(meta: dict) -> bytes:
+    return json.dumps(meta, sort_keys=True).encode("utf-8")
+
+
+def decode_meta(raw: bytes) -> dict:
+    return json.loads(raw.decode("utf-8"))
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The manifest of a prepared dataset, with shard names resolved to full paths."""
+    directory = Path(directory)
+    path = directory / MANIFEST_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: prepare the dataset first (mmssl prep ... --out {directory})"
+        )
+    manifest = json.loads(path.read_text())
+    for shard in manifest["shards"]:
+        shard["path"] = str(directory / shard["name"])
+    return manifest
