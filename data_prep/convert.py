@@ -37,7 +37,8 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
             return [], failures + [Failure(task.video_id, error.reason, error.detail)]
         return _convert_one_by_one(task, valid, config, failures)
     encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
-    samples = [_sample(task, spec, clip, encoding, config) for spec, clip in zip(valid, clips)]
+    samples = [_sample(task, spec, clip, encoding, config)
+               for spec, clip in zip(valid, clips, strict=True)]
     return samples, failures
 
 

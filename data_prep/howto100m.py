@@ -50,7 +50,7 @@ def _narrations(path: Path, video_id: str, record) -> list[dict]:
         raise AnnotationError(path, video_id, f"start/end/text lengths differ: "
                               f"{len(starts)}/{len(ends)}/{len(texts)}")
     narrations = []
-    for index, (start, end, text) in enumerate(zip(starts, ends, texts)):
+    for index, (start, end, text) in enumerate(zip(starts, ends, texts, strict=True)):
         try:
             start, end = float(start), float(end)
         except (TypeError, ValueError) as error:

@@ -84,7 +84,8 @@ def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, da
             bar.update(len(planned[futures[future]]))
     bar.close()
     manifest = _manifest(paths, dataset, config, time.time() - started)
-    manifest["failed"] = dict(Counter(manifest["failed"]) + Counter(f.reason for f in annotation_failures))
+    annotation_counts = Counter(f.reason for f in annotation_failures)
+    manifest["failed"] = dict(Counter(manifest["failed"]) + annotation_counts)
     manifest["annotation_failures"] = [asdict(f) for f in annotation_failures]
     write_json_atomic(out_dir / MANIFEST_NAME, manifest)
     return manifest

@@ -23,7 +23,7 @@ class SynthConfig:
     seed: int = 0
     howto_videos: int = 160
     howto_seconds: tuple[float, float] = (34.0, 46.0)
-    youcook_val_videos: int = 40
+    youcook_val_videos: int = 44
     youcook_train_videos: int = 8
     youcook_seconds: tuple[float, float] = (30.0, 42.0)
     width: int = 128
@@ -43,7 +43,7 @@ class PrepConfig:
     gop: int = 8
     crf: int = 20
     max_sample_seconds: float = 60.0
-    samples_per_shard: int = 32
+    samples_per_shard: int = 16
     workers: int = 2
 
 
@@ -99,7 +99,7 @@ class OptimConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
-    max_steps: int = 1000
+    max_steps: int = 650
     grad_clip: float = 1.0
 
 
@@ -127,11 +127,17 @@ class EvalConfig:
     subset: str = "validation"
 
 
+def demo_train_config() -> TrainConfig:
+    """The demo trains with the audio-text term on (see :class:`LossConfig`), so that words
+    only the sound reveals reach S_vat; everything else is the plain default."""
+    return TrainConfig(loss=LossConfig(lambda_at=1.0))
+
+
 @dataclass
 class DemoConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     prep: PrepConfig = field(default_factory=PrepConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=demo_train_config)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
@@ -147,7 +153,8 @@ def from_dict(cls, data: dict, where: str = ""):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"{where or cls.__name__}: unknown keys {unknown}; known: {sorted(names)}")
+        raise ConfigError(f"{where or cls.__name__}: unknown keys {unknown}; "
+                          f"known: {sorted(names)}")
     kwargs = {key: _coerce(hints[key], value, f"{where}{key}") for key, value in data.items()}
     return cls(**kwargs)
 
@@ -198,7 +205,10 @@ def _coerce(hint, value, where: str):
         return from_dict(hint, value, where + ".")
     origin = typing.get_origin(hint)
     if origin is tuple:
-        return tuple(_coerce(arg, item, where) for arg, item in zip(typing.get_args(hint), value))
+        args = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{where}: expected a list of {len(args)}, got {value!r}")
+        return tuple(_coerce(arg, item, where) for arg, item in zip(args, value, strict=True))
     if origin in (typing.Union, types.UnionType):
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):

@@ -21,10 +21,10 @@ import torch
 from accelerate import Accelerator
 from tqdm import tqdm
 
+from mmssl.checkpoint import build_method, save_checkpoint
 from mmssl.config import TrainConfig, load_config, save_config
 from mmssl.data.pipeline import TrainingStream, shard_paths
 from mmssl.data.tokenizer import WordTokenizer
-from mmssl.checkpoint import build_method, save_checkpoint
 from mmssl.shard_format import decode_meta
 
 CHECKPOINT_DIR = "checkpoint"

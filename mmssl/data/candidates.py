@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 
-def candidate_window(starts: list[float], ends: list[float], anchor: int, k: int) -> tuple[int, int]:
+def candidate_window(starts: list[float], ends: list[float], anchor: int,
+                     k: int) -> tuple[int, int]:
     """Inclusive index range of ``k`` consecutive narrations containing ``anchor``.
 
     As in the MIL-NCE reference loader: starting from the anchor, repeatedly add the

@@ -116,7 +116,8 @@ class TrainingClips:
         start = clip_start(texts[anchor]["start"], texts[anchor]["end"],
                            self.cutter.clip_seconds(sample.fps), sample.duration, rng)
         audio, has_audio = self.cutter.audio(sample, start)
-        meta = {"key": f"{sample.meta['video_id']}@{start:.2f}", "video_id": sample.meta["video_id"],
+        video_id = sample.meta["video_id"]
+        meta = {"key": f"{video_id}@{start:.2f}", "video_id": video_id,
                 "start": sample.meta["start"] + start, "anchor": texts[anchor]["text"]}
         return {"video": self.cutter.video(sample, start), "audio": audio,
                 "audio_mask": has_audio, "text": text,

@@ -29,6 +29,7 @@ from mmssl.data.pipeline import SkipCounter, open_samples, shard_paths
 from mmssl.eval.metrics import retrieval_metrics
 from mmssl.media.logmel import LogMel
 
+NAME = 40  # width of the table's first column
 DIRECTIONS = ("text->video", "text->audio", "text->video+audio")
 PUBLISHED_T2V = {  # zero-shot text→video on YouCook2 (PROTOCOLS.md): R@1, R@5, R@10, MedR
     "HowTo100M (Miech 2019)": (0.061, 0.173, 0.248, 46),
@@ -100,14 +101,14 @@ def format_table(results: dict) -> str:
     clips = results["protocol"]["clips"]
     lines = [f"Zero-shot retrieval, YouCook2 format, {clips} clips, "
              f"{results['protocol']['windows']} windows averaged",
-             f"{'direction':<28}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MedR':>7}{'MnR':>8}"]
+             f"{'direction':<{NAME}}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MedR':>7}{'MnR':>8}"]
     for name, m in results["metrics"].items():
-        lines.append(f"{'ours ' + name:<28}{m['R@1']:>7.3f}{m['R@5']:>7.3f}{m['R@10']:>7.3f}"
+        lines.append(f"{'ours ' + name:<{NAME}}{m['R@1']:>7.3f}{m['R@5']:>7.3f}{m['R@10']:>7.3f}"
                      f"{m['MedR']:>7.1f}{m['MnR']:>8.1f}")
-    lines.append(f"{'chance':<28}{1 / clips:>7.3f}{5 / clips:>7.3f}{10 / clips:>7.3f}"
+    lines.append(f"{'chance':<{NAME}}{1 / clips:>7.3f}{5 / clips:>7.3f}{10 / clips:>7.3f}"
                  f"{(clips + 1) / 2:>7.1f}{(clips + 1) / 2:>8.1f}")
     for name, (r1, r5, r10, medr) in PUBLISHED_T2V.items():
-        lines.append(f"{'paper t->v ' + name:<28}{r1:>7.3f}{r5:>7.3f}{r10:>7.3f}{medr:>7.1f}"
+        lines.append(f"{'paper t->v ' + name:<{NAME}}{r1:>7.3f}{r5:>7.3f}{r10:>7.3f}{medr:>7.1f}"
                      f"{'-':>8}")
     lines.append("(published rows: real YouCook2 after HowTo100M pretraining; not comparable "
                  "to the synthetic world)")

@@ -69,12 +69,14 @@ def cut_segments(
     with open_media(source) as container:
         if not container.streams.video:
             raise MediaError("no_video_stream", source)
-        audio_chunks, audio_origin = _decode_streams(container, wanted, fps, short_side, audio_rate, source)
+        audio_chunks, audio_origin = _decode_streams(container, wanted, fps, short_side,
+                                                     audio_rate, source)
     audio = np.concatenate(audio_chunks) if audio_chunks else None
     clips = []
     for segment in wanted:
         if not segment.frames:
-            raise MediaError("segment_out_of_range", source, f"{segment.start:.2f}-{segment.end:.2f} s")
+            raise MediaError("segment_out_of_range", source,
+                             f"{segment.start:.2f}-{segment.end:.2f} s")
         # A segment running past the last frame ends where the frames end.
         end = segment.start + len(segment.frames) / fps
         clip_audio = None
@@ -97,7 +99,8 @@ def decode_audio_stream(container, audio_rate: int, source: MediaSource) -> np.n
     # Already mono at the target rate (every shard sample): skip the resampler.
     direct = is_mono_at(container.streams.audio[0], audio_rate, source)
     stream = container.streams.audio[0]
-    resampler = None if direct else av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
+    resampler = (None if direct
+                 else av.AudioResampler(format="flt", layout="mono", rate=audio_rate))
     try:
         chunks = [
             frame.to_ndarray().reshape(-1).astype(np.float32, copy=False) if direct
@@ -119,7 +122,8 @@ def is_mono_at(stream, audio_rate: int, source: MediaSource) -> bool:
     return context.sample_rate == audio_rate and context.channels == 1
 
 
-def slice_audio(audio: np.ndarray, origin: float, start: float, end: float, rate: int) -> np.ndarray:
+def slice_audio(audio: np.ndarray, origin: float, start: float, end: float,
+                rate: int) -> np.ndarray:
     """Samples of ``audio`` (whose first sample is at time ``origin``) covering [start, end),
     zero-padded where the track is shorter, so the length is always round((end-start)*rate)."""
     count = max(0, int(round((end - start) * rate)))

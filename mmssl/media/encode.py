@@ -51,7 +51,8 @@ def write_mp4(
         raise ValueError("write_mp4 needs frames, audio or both")
     container = av.open(dst, mode="w", format="mp4")
     try:
-        video_stream = _add_video_stream(container, frames, encoding) if frames is not None else None
+        video_stream = (_add_video_stream(container, frames, encoding)
+                        if frames is not None else None)
         audio_stream = (
             _add_audio_stream(container, audio, sample_rate, audio_bitrate)
             if audio is not None

@@ -50,14 +50,15 @@ def source_name(source: object) -> str:
 
 def open_media(source: MediaSource):
     """Open ``source`` with PyAV, turning every failure into :class:`MediaError`."""
+    readable = source
     if isinstance(source, (bytes, bytearray)):
-        source = io.BytesIO(source)
+        readable = io.BytesIO(source)
     elif isinstance(source, (str, Path)) and not Path(source).is_file():
         raise MediaError("missing_file", source)
     elif hasattr(source, "seek"):
         source.seek(0)  # a file object read before (e.g. by probe) starts from the top again
     try:
-        return av.open(source, mode="r")
+        return av.open(readable, mode="r")
     except (av.FFmpegError, ValueError, OSError) as error:
         raise MediaError("unreadable", source, str(error)) from error
 

@@ -15,7 +15,6 @@ from av.video.reformatter import VideoReformatter
 from mmssl.media.decode import AUDIO_RATE, decode_audio_stream, is_mono_at
 from mmssl.media.probe import MediaError, MediaSource, open_media
 
-
 AUDIO_PREROLL_SECONDS = 0.2
 
 

@@ -86,7 +86,8 @@ def _howto_jobs(root: Path, config: SynthConfig) -> list[VideoJob]:
 def _youcook_jobs(root: Path, config: SynthConfig) -> list[VideoJob]:
     rng = np.random.default_rng([config.seed, 2])
     database, jobs = {}, []
-    subsets = ["validation"] * config.youcook_val_videos + ["training"] * config.youcook_train_videos
+    subsets = (["validation"] * config.youcook_val_videos
+               + ["training"] * config.youcook_train_videos)
     for index, subset in enumerate(subsets):
         video_id = random_video_id(rng)
         recipe_type = str(int(rng.integers(101, 111)))

@@ -21,12 +21,13 @@ def shape_mask(shape: str, size: int) -> np.ndarray:
     """Boolean (size, size) mask of ``shape`` inscribed in the square."""
     coords = (np.arange(size) + 0.5) / size * 2.0 - 1.0
     y, x = np.meshgrid(coords, coords, indexing="ij")
+    radius = x**2 + y**2
     masks = {
-        "circle": x**2 + y**2 <= 1.0,
         "square": (np.abs(x) <= 0.85) & (np.abs(y) <= 0.85),
+        "ring": (radius <= 1.0) & (radius >= 0.3),
+        "bar": np.abs(y) <= 0.38,
         "triangle": (np.abs(x) <= (y + 1.0) / 2.0) & (y <= 0.9),
         "cross": (np.abs(x) <= 0.33) | (np.abs(y) <= 0.33),
-        "diamond": np.abs(x) + np.abs(y) <= 1.0,
     }
     return masks[shape]
 
@@ -39,7 +40,7 @@ def render_frames(events: list[Event], duration: float, fps: float, width: int, 
     frames = np.repeat(background[None], int(duration * fps), axis=0)
     for index in range(len(frames)):
         time = index / fps
-        for event, (mask, path) in zip(events, tracks):
+        for event, (mask, path) in zip(events, tracks, strict=True):
             if event.start <= time < event.end:
                 progress = (time - event.start) / (event.end - event.start)
                 _paste(frames[index], mask, COLORS[event.color], path(progress))

@@ -30,7 +30,7 @@ COLORS = {
     "yellow": (230, 215, 40), "purple": (160, 60, 210), "orange": (245, 135, 30),
     "white": (240, 240, 240), "cyan": (40, 205, 215),
 }
-SHAPES = ("circle", "square", "triangle", "cross", "diamond")
+SHAPES = ("square", "ring", "bar", "triangle", "cross")
 MOTIONS = ("left", "right", "up", "down")
 SIZES = ("small", "big")
 SOUNDS = ("whistle", "buzz", "chime", "knock", "hiss")
@@ -106,7 +106,8 @@ def event_timeline(
         time = start + length + float(rng.uniform(*gap_seconds))
 
 
-def howto_narrations(rng: np.random.Generator, events: list[Event], duration: float) -> list[Narration]:
+def howto_narrations(rng: np.random.Generator, events: list[Event],
+                     duration: float) -> list[Narration]:
     """ASR-like narrations: aligned (60%), shifted 2.5-5 s (25%) or missing (15%) for each
     event, plus chatter in some gaps. Sorted by start time, as HowTo100M's captions are."""
     narrations = []

@@ -350,7 +350,7 @@ def test_event_audio_in_the_world_matches_motion_word(world, youcook):
 
 def _event_audio(sound: str, motion: str, size: str) -> np.ndarray:
     """One 4 s event rendered, written as 22.05 kHz AAC and decoded back to 16 kHz."""
-    event = Event(1.0, 5.0, size, "red", "circle", motion, sound)
+    event = Event(1.0, 5.0, size, "red", "square", motion, sound)
     # A seed per event: two renders sharing one noise floor would correlate at zero shift.
     rng = np.random.default_rng([SOUNDS.index(sound), MOTIONS.index(motion), size == "big"])
     waveform = render_audio([event], 6.0, SMALL.audio_rate, rng)

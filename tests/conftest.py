@@ -1,0 +1,37 @@
+"""Session fixtures: one tiny synthetic world and its prepared shards, shared by the data,
+data_prep, training and evaluation tests (generating them costs a few seconds)."""
+
+from pathlib import Path
+
+import pytest
+
+from data_prep import howto100m, youcook2
+from mmssl.config import PrepConfig, SynthConfig
+
+TINY_WORLD = SynthConfig(
+    seed=3, howto_videos=6, youcook_val_videos=3, youcook_train_videos=1,
+    howto_seconds=(14.0, 18.0), youcook_seconds=(14.0, 18.0), no_audio_fraction=0.0, workers=2,
+)
+TINY_PREP = PrepConfig(samples_per_shard=2, workers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> Path:
+    from mmssl.synth import generate_world
+
+    root = tmp_path_factory.mktemp("tiny_world")
+    generate_world(root, TINY_WORLD, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_shards(tiny_world, tmp_path_factory) -> dict[str, Path]:
+    """{"howto100m": dir, "youcook2": dir} prepared from :func:`tiny_world`."""
+    out = tmp_path_factory.mktemp("tiny_shards")
+    howto = tiny_world / "howto100m"
+    howto100m.prepare(howto / "caption.json", howto / "videos", out / "howto100m", TINY_PREP,
+                      howto / "HowTo100M_v1.csv", progress=False)
+    youcook2.prepare(tiny_world / "youcook2" / "youcookii_annotations_trainval.json",
+                     tiny_world / "youcook2" / "videos", out / "youcook2", TINY_PREP,
+                     ("validation",), progress=False)
+    return {"howto100m": out / "howto100m", "youcook2": out / "youcook2"}

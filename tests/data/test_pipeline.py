@@ -1,0 +1,91 @@
+"""The training stream from real shards: the batch contract, masks, rank/worker split,
+determinism, and bad samples skipped and counted."""
+
+import itertools
+import json
+
+import numpy as np
+import torch
+
+from data_prep.runner import _manifest
+from data_prep.shard_writer import ShardWriter
+from mmssl.config import DataConfig, PrepConfig
+from mmssl.data.pipeline import TrainingStream, rank_and_worker_split, shard_paths
+from mmssl.data.tokenizer import WordTokenizer
+from mmssl.media import VideoEncoding, mp4_bytes
+from mmssl.shard_format import MANIFEST_NAME, encode_meta, shard_name
+
+TOKENIZER = WordTokenizer.train(["big red square moves left with a buzz", "ok lets go"])
+
+
+def small_config(shards, **overrides) -> DataConfig:
+    base = dict(shards=str(shards), batch_size=6, num_candidates=3, clips_per_sample=2,
+                num_workers=0, shuffle_buffer=8, max_words=8)
+    return DataConfig(**{**base, **overrides})
+
+
+def first_batches(stream, count):
+    return list(itertools.islice(iter(stream), count))
+
+
+def test_batch_contract(tiny_shards):
+    config = small_config(tiny_shards["howto100m"])
+    batch = first_batches(TrainingStream(config, TOKENIZER), 1)[0]
+    assert batch["video"].shape == (6, 3, config.clip_frames, 48, 64)
+    assert batch["video"].dtype == torch.float32
+    assert batch["audio"].shape == (6, 1, config.n_mels, 101)
+    assert batch["audio_mask"].dtype == torch.bool and batch["audio_mask"].all()
+    assert batch["text"].shape == (6, 3, 8) and batch["text_mask"].shape == (6, 3)
+    assert batch["text_mask"][:, 0].all()
+    assert torch.equal(batch["text_mask"], (batch["text"] != 0).any(-1))
+    assert len(batch["meta"]) == 6 and all("video_id" in m for m in batch["meta"])
+    assert batch["audio"].std() > 0.1  # real sound, not zeros
+
+
+def test_same_seed_same_stream_other_seed_differs(tiny_shards):
+    config = small_config(tiny_shards["howto100m"])
+    keys = [[m["key"] for b in first_batches(TrainingStream(config, TOKENIZER, seed=s), 2)
+             for m in b["meta"]] for s in (0, 0, 1)]
+    assert keys[0] == keys[1] and keys[0] != keys[2]
+
+
+def test_ranks_get_disjoint_shards(tiny_shards):
+    paths = shard_paths(tiny_shards["howto100m"])
+    split = [[u["url"] for u in rank_and_worker_split(paths, 0, 5, rank, 2)] for rank in (0, 1)]
+    assert not set(split[0]) & set(split[1]) and sorted(split[0] + split[1]) == sorted(paths)
+
+
+def _write_shard(directory, samples):
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / shard_name(0)
+    with ShardWriter(path) as writer:
+        for sample in samples:
+            writer.write(sample)
+        writer.finish({"shard": path.name, "failed": {}, "failures": []})
+    (directory / MANIFEST_NAME).write_text(json.dumps(_manifest([str(path)], "test",
+                                                                PrepConfig(), 0.0)))
+
+
+def _sample(key, with_audio=True, media=None):
+    frames = np.random.default_rng(0).integers(0, 255, (16, 48, 64, 3), dtype=np.uint8)
+    audio = np.zeros((1, 32000), np.float32) if with_audio else None
+    meta = {"dataset": "test", "video_id": key, "source": "", "start": 0.0, "end": 2.0,
+            "fps": 8.0, "num_frames": 16, "width": 64, "height": 48, "has_audio": with_audio,
+            "audio_rate": 16000, "labels": {},
+            "texts": [{"start": 0.2, "end": 1.5, "text": "red square"}]}
+    media = media if media is not None else mp4_bytes(frames, VideoEncoding(fps=8.0), audio)
+    return {"__key__": key, "mp4": media, "json": encode_meta(meta)}
+
+
+def test_missing_audio_is_masked_and_bad_samples_are_counted(tmp_path):
+    samples = [_sample("silent", with_audio=False), _sample("garbage", media=b"not a video"),
+               _sample("sound")]
+    _write_shard(tmp_path, samples)
+    stream = TrainingStream(small_config(tmp_path, batch_size=2, clips_per_sample=1,
+                                         shuffle_buffer=1), TOKENIZER)
+    batch = first_batches(stream, 1)[0]
+    by_key = {m["video_id"]: i for i, m in enumerate(batch["meta"])}
+    assert set(by_key) == {"silent", "sound"}
+    assert not batch["audio_mask"][by_key["silent"]] and batch["audio_mask"][by_key["sound"]]
+    assert batch["audio"][by_key["silent"]].abs().sum() == 0
+    assert sum(stream.skip.counts.values()) == 1

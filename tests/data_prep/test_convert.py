@@ -1,0 +1,122 @@
+"""Converting the tiny world: shards and manifest as documented, bad input skipped and
+counted by reason (never fatal), complete shards skipped on a re-run."""
+
+import json
+import shutil
+import tarfile
+
+import pytest
+
+from data_prep import howto100m, youcook2
+from data_prep.annotations import AnnotationError
+from mmssl.config import PrepConfig
+from mmssl.media import probe
+from mmssl.shard_format import decode_meta, read_manifest, stats_path
+
+PREP = PrepConfig(samples_per_shard=3, workers=1)
+
+
+def members(tar_path):
+    with tarfile.open(tar_path) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar}
+
+
+def test_howto_shards_follow_the_format(tiny_shards, tiny_world):
+    manifest = read_manifest(tiny_shards["howto100m"])
+    captions = json.loads((tiny_world / "howto100m" / "caption.json").read_text())
+    assert manifest["dataset"] == "howto100m" and manifest["failed"] == {}
+    assert manifest["total_samples"] == len(captions)  # one sample per (short) video
+    for shard in manifest["shards"]:
+        assert json.loads(stats_path(shard["path"]).read_text())["samples"] == shard["samples"]
+        files = members(shard["path"])
+        keys = {name.rsplit(".", 1)[0] for name in files}
+        assert len(keys) == shard["samples"]
+        for key in keys:
+            meta = decode_meta(files[f"{key}.json"])
+            info = probe(files[f"{key}.mp4"])
+            assert info.has_video and min(info.width, info.height) == PREP.short_side
+            assert meta["num_frames"] == round((meta["end"] - meta["start"]) * meta["fps"])
+            assert meta["has_audio"] == info.has_audio and info.audio_rate == 16000
+            source = captions[meta["video_id"]]
+            assert [t["text"] for t in meta["texts"]] == source["text"]
+            assert meta["texts"][0]["start"] == pytest.approx(source["start"][0] - meta["start"])
+            assert "task_id" in meta["labels"]
+
+
+def test_youcook_one_sample_per_validation_segment(tiny_shards, tiny_world):
+    database = json.loads((tiny_world / "youcook2" / "youcookii_annotations_trainval.json")
+                          .read_text())["database"]
+    expected = {(vid, tuple(a["segment"]), a["sentence"]) for vid, v in database.items()
+                if v["subset"] == "validation" for a in v["annotations"]}
+    found = set()
+    for shard in read_manifest(tiny_shards["youcook2"])["shards"]:
+        for name, raw in members(shard["path"]).items():
+            if name.endswith(".json"):
+                meta = decode_meta(raw)
+                segment = (round(meta["start"]), round(meta["end"]))
+                found.add((meta["video_id"], segment, meta["texts"][0]["text"]))
+                assert meta["labels"]["subset"] == "validation"
+    assert found == {(v, tuple(s), t) for v, s, t in expected}
+
+
+def test_corrupt_missing_and_bad_records_are_counted_not_fatal(tiny_world, tmp_path):
+    videos = tmp_path / "videos"
+    shutil.copytree(tiny_world / "howto100m" / "videos", videos)
+    captions = json.loads((tiny_world / "howto100m" / "caption.json").read_text())
+    ids = sorted(captions)
+    corrupt = videos / f"{ids[0]}.mp4"
+    corrupt.write_bytes(corrupt.read_bytes()[:2000])  # truncated download
+    (videos / f"{ids[1]}.mp4").unlink()  # never downloaded
+    captions["badrecord01"] = {"start": [1.0], "end": [2.0]}  # no "text"
+    captions["badtimes001"] = {"start": ["x"], "end": [2.0], "text": ["hi"]}
+    caption_file = tmp_path / "caption.json"
+    caption_file.write_text(json.dumps(captions))
+
+    manifest = howto100m.prepare(caption_file, videos, tmp_path / "shards", PREP, progress=False)
+    assert manifest["total_samples"] == len(ids) - 2
+    assert manifest["failed"].get("missing_file") == 1
+    assert manifest["failed"].get("bad_annotation") == 2
+    media_failures = {k: v for k, v in manifest["failed"].items()
+                      if k not in ("missing_file", "bad_annotation")}
+    assert sum(media_failures.values()) == 1 and set(media_failures) <= {"unreadable",
+                                                                         "decode_error"}
+    recorded = [f["video_id"] for s in manifest["shards"]
+                for f in json.loads(stats_path(tmp_path / "shards" / s["name"]).read_text())
+                ["failures"]]
+    assert sorted(recorded) == sorted([ids[0], ids[1]])
+
+    with pytest.raises(AnnotationError, match="badrecord01"):
+        howto100m.prepare(caption_file, videos, tmp_path / "strict", PREP, strict=True,
+                          progress=False)
+
+
+def test_rerun_skips_complete_shards_and_redoes_incomplete(tiny_world, tmp_path):
+    args = (tiny_world / "youcook2" / "youcookii_annotations_trainval.json",
+            tiny_world / "youcook2" / "videos", tmp_path, PREP, ("validation",))
+    first = youcook2.prepare(*args, progress=False)
+    shards = sorted(tmp_path.glob("shard-*.tar"))
+    assert len(shards) >= 2
+    kept_mtime = shards[0].stat().st_mtime_ns
+    stats_path(shards[1]).unlink()  # as if killed between tar and stats
+    second = youcook2.prepare(*args, progress=False)
+    assert shards[0].stat().st_mtime_ns == kept_mtime
+    assert second["shards"] == first["shards"]
+    assert members(shards[1]).keys() == members(shards[1]).keys()
+
+
+def test_segments_past_the_end_or_empty_are_counted(tiny_world, tmp_path):
+    path = tiny_world / "youcook2" / "youcookii_annotations_trainval.json"
+    data = json.loads(path.read_text())
+    video_id, record = next((k, v) for k, v in data["database"].items()
+                            if v["subset"] == "validation")
+    record["annotations"] = record["annotations"][:2] + [
+        {"segment": [500, 510], "id": 90, "sentence": "past the end"},
+        {"segment": [5, 5], "id": 91, "sentence": "zero length"},
+    ]
+    data["database"] = {video_id: record}
+    annotations = tmp_path / "annotations.json"
+    annotations.write_text(json.dumps(data))
+    manifest = youcook2.prepare(annotations, tiny_world / "youcook2" / "videos",
+                                tmp_path / "shards", PREP, ("validation",), progress=False)
+    assert manifest["total_samples"] == 2
+    assert manifest["failed"] == {"segment_out_of_range": 1, "empty_segment": 1}

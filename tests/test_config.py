@@ -1,0 +1,39 @@
+"""Config: dataclass defaults, YAML overrides, command-line overrides, clear errors."""
+
+import pytest
+import yaml
+
+from mmssl.config import ConfigError, DemoConfig, TrainConfig, load_config, save_config, to_dict
+
+
+def test_yaml_then_command_line_override(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"optim": {"lr": 0.5}, "data": {"batch_size": 8}}))
+    config = load_config(TrainConfig, path, ["--optim.lr=0.25", "--loss.normalize=false"])
+    assert config.optim.lr == 0.25 and config.data.batch_size == 8
+    assert config.loss.normalize is False
+    assert config.optim.max_steps == TrainConfig().optim.max_steps
+
+
+def test_round_trip(tmp_path):
+    config = load_config(DemoConfig, None, ["--train.seed=7", "--synth.howto_seconds=[5, 6]"])
+    save_config(config, tmp_path / "out.yaml")
+    again = load_config(DemoConfig, tmp_path / "out.yaml")
+    assert to_dict(again) == to_dict(config) and again.synth.howto_seconds == (5.0, 6.0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--optim.lrr=1", "unknown key 'lrr'"),
+    ("--optim.lr", "not of the form"),
+    ("--data.batch_size=many", "expected int"),
+])
+def test_bad_overrides_are_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(TrainConfig, None, [override])
+
+
+def test_unknown_key_in_yaml_names_the_file(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("optim:\n  warmup: 3\n")
+    with pytest.raises(ConfigError, match="typo.yaml"):
+        load_config(TrainConfig, path)
