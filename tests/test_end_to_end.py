@@ -29,7 +29,7 @@ def test_every_stage_leaves_its_outputs(demo_run):
     out, stdout = demo_run
     summary = json.loads((out / "demo_summary.json").read_text())
     assert set(summary["seconds"]) == {"synth", "prep howto100m", "prep youcook2", "train", "eval"}
-    assert summary["samples"]["howto100m"] == 6 and summary["samples"]["youcook2"] >= 6
+    assert summary["samples"]["howto100m"] == 6 and summary["samples"]["youcook2"] >= 3
     checkpoint = out / "run" / "checkpoint"
     weights = load_file(str(checkpoint / "model.safetensors"))
     assert any(name.startswith("video_encoder.") for name in weights)
@@ -43,8 +43,9 @@ def test_every_stage_leaves_its_outputs(demo_run):
 def test_eval_results_are_written_and_bounded(demo_run):
     out, _ = demo_run
     results = json.loads((out / "run" / "checkpoint" / "eval_youcook2.json").read_text())
+    summary = json.loads((out / "demo_summary.json").read_text())
     clips = results["protocol"]["clips"]
-    assert clips >= 6 and results["protocol"]["windows"] == 3
+    assert clips == summary["samples"]["youcook2"] and results["protocol"]["windows"] == 3
     for metrics in results["metrics"].values():
         assert 0.0 <= metrics["R@1"] <= metrics["R@5"] <= metrics["R@10"] <= 1.0
         assert 1.0 <= metrics["MedR"] <= clips and metrics["num_queries"] == clips
