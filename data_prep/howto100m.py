@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 from data_prep.annotations import AnnotationError, collect
+from data_prep.arguments import add_prep_arguments, prep_config
 from data_prep.find_videos import locate_videos
 from data_prep.runner import run_prep
 from data_prep.tasks import SegmentSpec, VideoTask
@@ -99,23 +100,6 @@ def prepare(captions: str | Path, videos: str | Path, out: str | Path, config: P
     task_ids = read_task_ids(task_csv) if task_csv else {}
     tasks = build_tasks(parsed, locate_videos(videos), task_ids, config.max_sample_seconds)
     return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress)
-
-
-def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options every converter shares (defaults from :class:`PrepConfig`)."""
-    defaults = PrepConfig()
-    parser.add_argument("--videos", required=True, help="video directory or id,path CSV")
-    parser.add_argument("--out", required=True, help="output shard directory")
-    parser.add_argument("--fps", type=float, default=defaults.fps)
-    parser.add_argument("--short-side", type=int, default=defaults.short_side)
-    parser.add_argument("--samples-per-shard", type=int, default=defaults.samples_per_shard)
-    parser.add_argument("--workers", type=int, default=defaults.workers)
-    parser.add_argument("--strict", action="store_true", help="stop at the first bad record")
-
-
-def prep_config(args: argparse.Namespace, **extra) -> PrepConfig:
-    return PrepConfig(fps=args.fps, short_side=args.short_side,
-                      samples_per_shard=args.samples_per_shard, workers=args.workers, **extra)
 
 
 def main(argv: list[str] | None = None) -> dict:

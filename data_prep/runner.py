@@ -83,7 +83,7 @@ def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, da
             future.result()
             bar.update(len(planned[futures[future]]))
     bar.close()
-    manifest = _manifest(paths, dataset, config, time.time() - started)
+    manifest = build_manifest(paths, dataset, config, time.time() - started)
     annotation_counts = Counter(f.reason for f in annotation_failures)
     manifest["failed"] = dict(Counter(manifest["failed"]) + annotation_counts)
     manifest["annotation_failures"] = [asdict(f) for f in annotation_failures]
@@ -91,7 +91,8 @@ def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, da
     return manifest
 
 
-def _manifest(paths: list[str], dataset: str, config: PrepConfig, seconds: float) -> dict:
+def build_manifest(paths: list[str], dataset: str, config: PrepConfig, seconds: float) -> dict:
+    """The manifest from the shards' stats files (see :mod:`mmssl.shard_format`)."""
     shards, failed = [], Counter()
     for path in paths:
         stats = json.loads(stats_path(path).read_text())

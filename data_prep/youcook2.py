@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 from data_prep.annotations import AnnotationError, collect
+from data_prep.arguments import add_prep_arguments, prep_config
 from data_prep.find_videos import locate_videos
-from data_prep.howto100m import add_prep_arguments, prep_config
 from data_prep.runner import run_prep
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig

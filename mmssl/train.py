@@ -14,6 +14,7 @@ import math
 import random
 import tarfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -101,12 +102,16 @@ def _tokenizer(config: TrainConfig, run_dir: Path, accelerator: Accelerator) -> 
 
 def _loop(config, accelerator, method, optimizer, schedule, loader, run_dir, progress):
     total = config.optim.max_steps
+    if total <= 0:  # max_steps=0 saves the initialisation (a chance-level reference)
+        return
     bar = tqdm(total=total, desc="train", unit="step",
                disable=not (progress and accelerator.is_main_process))
     log = open(run_dir / "log.jsonl", "a") if accelerator.is_main_process else None
     started, waited, fetched = time.time(), 0.0, time.time()
+    skipped_by_worker: dict[int, dict] = {}
     for step, batch in enumerate(loader, start=1):
         waited += time.time() - fetched
+        skipped_by_worker[batch["skipped"]["worker"]] = batch["skipped"]["counts"]
         batch = _to_device(batch, accelerator.device)
         with accelerator.autocast():
             out = method(batch)
@@ -119,6 +124,8 @@ def _loop(config, accelerator, method, optimizer, schedule, loader, run_dir, pro
         bar.update(1)
         if log and (step % config.log_every == 0 or step == total):
             record = _record(step, out, schedule, batch, started, waited, accelerator)
+            record["skipped"] = dict(sum((Counter(c) for c in skipped_by_worker.values()),
+                                         Counter()))
             log.write(json.dumps(record) + "\n")
             log.flush()
             bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
@@ -141,7 +148,7 @@ def _record(step, out, schedule, batch, started, waited, accelerator) -> dict:
 
 def _to_device(batch: dict, device) -> dict:
     return {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value
-            for key, value in batch.items()}
+            for key, value in batch.items() if key != "skipped"}
 
 
 def _save_checkpoint(config, accelerator, method, tokenizer, run_dir: Path) -> Path:

@@ -1,5 +1,7 @@
 """Config: dataclass defaults, YAML overrides, command-line overrides, clear errors."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -37,3 +39,10 @@ def test_unknown_key_in_yaml_names_the_file(tmp_path):
     path.write_text("optim:\n  warmup: 3\n")
     with pytest.raises(ConfigError, match="typo.yaml"):
         load_config(TrainConfig, path)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    config = load_config(TrainConfig, path)
+    assert config.output_dir.startswith("runs/") and config.data.shards

@@ -37,6 +37,7 @@ def test_every_stage_leaves_its_outputs(demo_run):
     log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4, 6]
     assert all(r["loss"] > 0 and {"loss_va", "loss_vt", "loss_at"} <= set(r) for r in log)
+    assert all(r["skipped"] == {} for r in log)  # the synthetic world has no bad samples
     assert "text->video+audio" in stdout and "chance" in stdout
 
 

@@ -71,6 +71,7 @@ def open_samples(samples, skip: SkipCounter) -> Iterator[OpenSample]:
             meta = decode_meta(sample[META_KEY])
             reader = ClipReader(sample[MEDIA_KEY])
             if reader.video is None or not meta.get("num_frames"):
+                reader.container.close()
                 raise MediaError("no_video_stream", where)
         except (KeyError, ValueError, MediaError) as error:
             skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
@@ -153,7 +154,12 @@ class TrainingStream(torch.utils.data.IterableDataset):
         worker = info.id if info else 0
         rng = random.Random(hash((self.seed, self.first_epoch, self.rank, worker)))
         clips = wds.shuffle(self.config.shuffle_buffer, rng=rng)(self._epochs(rng))
-        yield from wds.batched(self.config.batch_size, collation_fn=collate, partial=False)(clips)
+        batches = wds.batched(self.config.batch_size, collation_fn=collate, partial=False)(clips)
+        for batch in batches:
+            # Skips are counted in the worker; each batch carries that worker's running
+            # totals so the training loop can log them.
+            batch["skipped"] = {"worker": worker, "counts": dict(self.skip.counts)}
+            yield batch
 
     def _epochs(self, rng: random.Random) -> Iterator[dict]:
         for epoch in itertools.count(self.first_epoch):

@@ -5,9 +5,10 @@ import itertools
 import json
 
 import numpy as np
+import pytest
 import torch
 
-from data_prep.runner import _manifest
+from data_prep.runner import build_manifest
 from data_prep.shard_writer import ShardWriter
 from mmssl.config import DataConfig, PrepConfig
 from mmssl.data.pipeline import TrainingStream, rank_and_worker_split, shard_paths
@@ -62,7 +63,7 @@ def _write_shard(directory, samples):
         for sample in samples:
             writer.write(sample)
         writer.finish({"shard": path.name, "failed": {}, "failures": []})
-    (directory / MANIFEST_NAME).write_text(json.dumps(_manifest([str(path)], "test",
+    (directory / MANIFEST_NAME).write_text(json.dumps(build_manifest([str(path)], "test",
                                                                 PrepConfig(), 0.0)))
 
 
@@ -83,9 +84,11 @@ def test_missing_audio_is_masked_and_bad_samples_are_counted(tmp_path):
     _write_shard(tmp_path, samples)
     stream = TrainingStream(small_config(tmp_path, batch_size=2, clips_per_sample=1,
                                          shuffle_buffer=1), TOKENIZER)
-    batch = first_batches(stream, 1)[0]
+    with pytest.warns(UserWarning, match="skipping bad sample \\(unreadable\\).*garbage"):
+        batch = first_batches(stream, 1)[0]
     by_key = {m["video_id"]: i for i, m in enumerate(batch["meta"])}
     assert set(by_key) == {"silent", "sound"}
     assert not batch["audio_mask"][by_key["silent"]] and batch["audio_mask"][by_key["sound"]]
     assert batch["audio"][by_key["silent"]].abs().sum() == 0
     assert sum(stream.skip.counts.values()) == 1
+    assert batch["skipped"] == {"worker": 0, "counts": {"unreadable": 1}}
