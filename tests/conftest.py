@@ -35,3 +35,37 @@ def tiny_shards(tiny_world, tmp_path_factory) -> dict[str, Path]:
                      tiny_world / "youcook2" / "videos", out / "youcook2", TINY_PREP,
                      ("validation",), progress=False)
     return {"howto100m": out / "howto100m", "youcook2": out / "youcook2"}
+
+
+def _gloo_process(rank: int, world: int, store: str, out_dir: str, body) -> None:
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        torch.save(body(rank), f"{out_dir}/rank{rank}.pt")
+        # Leave together: a rank that tears gloo down while its peer is still connected
+        # can make the peer abort ("terminate called without an active exception").
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="session")
+def run_gloo(tmp_path_factory):
+    """``run_gloo(body, world=2)``: run the module-level function ``body(rank) -> dict`` in
+    ``world`` real processes joined by a gloo group on CPU; returns the dicts by rank."""
+    import torch
+    import torch.multiprocessing as mp
+
+    def run(body, world: int = 2) -> list[dict]:
+        out = tmp_path_factory.mktemp("gloo")
+        mp.spawn(_gloo_process, args=(world, str(out / "store"), str(out), body),
+                 nprocs=world, join=True)
+        return [torch.load(out / f"rank{rank}.pt") for rank in range(world)]
+
+    return run

@@ -1,11 +1,8 @@
 """gather_with_grad with 2 real processes (gloo, CPU) against the single-process result."""
 
-import datetime
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from mmssl import distributed
 from mmssl.losses import NCELoss
@@ -29,30 +26,18 @@ def loss_fn():
     return NCELoss(temperature=0.2)
 
 
-def _worker(rank, store_path, out_dir):
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store_path}", rank=rank,
-                            world_size=WORLD, timeout=datetime.timedelta(seconds=60))
-    try:
-        x, y, proj = make_problem()
-        local = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
-        x_local = x[local].clone().requires_grad_(True)
-        y_local = y[local].clone().requires_grad_(True)
-        x_all = distributed.gather_with_grad(proj(x_local))
-        y_all = distributed.gather_with_grad(y_local)
-        loss = loss_fn()(x_all, y_all)
-        loss.backward()
-        torch.save({
-            "world_size": distributed.world_size(),
-            "rank": distributed.rank(),
-            "y_all": y_all.detach(),
-            "loss": loss.detach(),
-            "x_grad": x_local.grad,
-            "y_grad": y_local.grad,
-            "w_grad": proj.weight.grad,
-        }, f"{out_dir}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _body(rank):
+    x, y, proj = make_problem()
+    local = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
+    x_local = x[local].clone().requires_grad_(True)
+    y_local = y[local].clone().requires_grad_(True)
+    x_all = distributed.gather_with_grad(proj(x_local))
+    y_all = distributed.gather_with_grad(y_local)
+    loss = loss_fn()(x_all, y_all)
+    loss.backward()
+    return {"world_size": distributed.world_size(), "rank": distributed.rank(),
+            "y_all": y_all.detach(), "loss": loss.detach(), "x_grad": x_local.grad,
+            "y_grad": y_local.grad, "w_grad": proj.weight.grad}
 
 
 def test_single_process_fallbacks():
@@ -63,9 +48,8 @@ def test_single_process_fallbacks():
     assert distributed.gather_with_grad(x) is x
 
 
-def test_two_processes_match_single_process(tmp_path):
-    mp.spawn(_worker, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=WORLD, join=True)
-    results = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+def test_two_processes_match_single_process(run_gloo):
+    results = run_gloo(_body, WORLD)
 
     x, y, proj = make_problem()
     x = x.clone().requires_grad_(True)
