@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from mmssl.distributed import gather_with_grad
+from mmssl.losses.checks import check_pair
 
 
 def standardize(z: Tensor, eps: float) -> Tensor:
@@ -75,9 +76,7 @@ class BarlowTwinsLoss(nn.Module):
 
     def cross_correlation(self, z1: Tensor, z2: Tensor) -> Tensor:
         """C = ẑ1ᵀ ẑ2 / N of the standardised views (after any gather); (D, D)."""
-        if z1.ndim != 2 or z1.shape != z2.shape:
-            raise ValueError(f"BarlowTwinsLoss: expected z1, z2 of equal shape (N, D), got "
-                             f"{tuple(z1.shape)} and {tuple(z2.shape)}")
+        check_pair("BarlowTwinsLoss", z1, z2, "z1, z2", "(N, D)")
         if self.gather_distributed:
             z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
         if z1.shape[0] < 2:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from mmssl.losses.checks import check_pair
+
 
 class MarginContrastiveLoss(nn.Module):
     """Pull similar pairs together, push dissimilar pairs beyond a margin ε.
@@ -54,9 +56,7 @@ class MarginContrastiveLoss(nn.Module):
 
     def forward_batch(self, x: Tensor, y: Tensor) -> Tensor:
         """Mean loss over all B×B pairs (x_i, y_j); i = j similar, i ≠ j dissimilar."""
-        if x.ndim != 2 or x.shape != y.shape:
-            raise ValueError(f"MarginContrastiveLoss: expected x, y of equal shape (B, D), "
-                             f"got {tuple(x.shape)} and {tuple(y.shape)}")
+        check_pair("MarginContrastiveLoss", x, y)
         # Exact differences, not the |x|² + |y|² - 2x·y shortcut, which loses precision
         # (and can go negative) exactly for the near-coincident positives.
         distance = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmssl.losses.checks import connected_zero
+
 
 class MILNCELoss(nn.Module):
     """MIL-NCE of Miech et al., in the form of the authors' reference code.
@@ -80,7 +82,7 @@ class MILNCELoss(nn.Module):
             raise ValueError(f"MILNCELoss: text_mask must have shape ({b}, {k}), "
                              f"got {tuple(text_mask.shape)}")
         text_mask = text_mask.to(torch.bool)
-        zero = video.sum() * 0 + text.sum() * 0
+        zero = connected_zero(video, text)
         has_pos = text_mask.any(dim=1)  # (B,)
         if not bool(has_pos.any()):
             return zero

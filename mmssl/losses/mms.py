@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmssl.losses.checks import check_pair, connected_zero, row_mask
+
 
 class MaskedMarginSoftmaxLoss(nn.Module):
     """Masked Margin Softmax loss, in the form of the AVLnet reference code.
@@ -61,19 +63,14 @@ class MaskedMarginSoftmaxLoss(nn.Module):
 
         With no kept row the result is a zero still connected to x and y.
         """
-        if x.ndim != 2 or x.shape != y.shape:
-            raise ValueError(f"MaskedMarginSoftmaxLoss: expected x, y of equal shape (B, D), "
-                             f"got {tuple(x.shape)} and {tuple(y.shape)}")
+        check_pair("MaskedMarginSoftmaxLoss", x, y)
         b = x.shape[0]
-        zero = x.sum() * 0 + y.sum() * 0
+        zero = connected_zero(x, y)
         if negative_mask is not None and negative_mask.shape != (b, b):
             raise ValueError(f"MaskedMarginSoftmaxLoss: negative_mask must have shape "
                              f"({b}, {b}), got {tuple(negative_mask.shape)}")
-        if mask is not None:
-            if mask.shape != (b,):
-                raise ValueError(f"MaskedMarginSoftmaxLoss: mask must have shape ({b},), "
-                                 f"got {tuple(mask.shape)}")
-            keep = mask.to(torch.bool)
+        keep = row_mask("MaskedMarginSoftmaxLoss", mask, b)
+        if keep is not None:
             x, y = x[keep], y[keep]
             if negative_mask is not None:
                 negative_mask = negative_mask[keep][:, keep]

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmssl.losses.checks import check_pair, connected_zero, row_mask
+
 MAX_LOGIT_SCALE = 100.0
 
 
@@ -67,15 +69,10 @@ class NCELoss(nn.Module):
             Scalar loss. With no valid row it is a zero still connected to x and y, so
             ``backward`` works (and gives zero gradients) on an all-masked batch.
         """
-        if x.ndim != 2 or x.shape != y.shape:
-            raise ValueError(f"NCELoss: expected x, y of equal shape (B, D), got "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
-        zero = x.sum() * 0 + y.sum() * 0
-        if mask is not None:
-            if mask.shape != x.shape[:1]:
-                raise ValueError(f"NCELoss: mask must have shape ({x.shape[0]},), "
-                                 f"got {tuple(mask.shape)}")
-            keep = mask.to(torch.bool)
+        check_pair("NCELoss", x, y)
+        zero = connected_zero(x, y)
+        keep = row_mask("NCELoss", mask, x.shape[0])
+        if keep is not None:
             x, y = x[keep], y[keep]
         if x.shape[0] < 1:
             return zero

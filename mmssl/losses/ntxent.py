@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.distributed import gather_with_grad
+from mmssl.losses.checks import check_pair
 
 
 class NTXentLoss(nn.Module):
@@ -53,9 +54,7 @@ class NTXentLoss(nn.Module):
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         """Compute the loss; see the class docstring for the formula and shapes."""
-        if z1.ndim != 2 or z1.shape != z2.shape:
-            raise ValueError(f"NTXentLoss: expected z1, z2 of equal shape (N, D), got "
-                             f"{tuple(z1.shape)} and {tuple(z2.shape)}")
+        check_pair("NTXentLoss", z1, z2, "z1, z2", "(N, D)")
         if self.gather_distributed:
             z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
         n = z1.shape[0]

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmssl.losses.checks import check_pair, connected_zero, row_mask
+
 
 class SigLIPLoss(nn.Module):
     """Sigmoid loss of SigLIP: every (x_i, y_j) pair is an independent binary problem.
@@ -80,15 +82,10 @@ class SigLIPLoss(nn.Module):
         Returns:
             Scalar loss; a zero still connected to x and y when no row is kept.
         """
-        if x.ndim != 2 or x.shape != y.shape:
-            raise ValueError(f"SigLIPLoss: expected x, y of equal shape (B, D), got "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
-        zero = x.sum() * 0 + y.sum() * 0
-        if mask is not None:
-            if mask.shape != x.shape[:1]:
-                raise ValueError(f"SigLIPLoss: mask must have shape ({x.shape[0]},), "
-                                 f"got {tuple(mask.shape)}")
-            keep = mask.to(torch.bool)
+        check_pair("SigLIPLoss", x, y)
+        zero = connected_zero(x, y)
+        keep = row_mask("SigLIPLoss", mask, x.shape[0])
+        if keep is not None:
             x, y = x[keep], y[keep]
         if x.shape[0] < 1:
             return zero

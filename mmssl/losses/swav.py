@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.distributed import gather_with_grad
+from mmssl.losses.checks import check_pair
 
 
 @torch.no_grad()
@@ -114,9 +115,7 @@ class SwAVLoss(nn.Module):
 
     def forward(self, s1: Tensor, s2: Tensor, queue: Tensor | None = None) -> Tensor:
         """Compute the loss; see the class docstring for the formula and shapes."""
-        if s1.ndim != 2 or s1.shape != s2.shape:
-            raise ValueError(f"SwAVLoss: expected s1, s2 of equal shape (B, K), got "
-                             f"{tuple(s1.shape)} and {tuple(s2.shape)}")
+        check_pair("SwAVLoss", s1, s2, "s1, s2", "(B, K)")
         if queue is not None and (queue.ndim not in (2, 3) or queue.shape[-1] != s1.shape[1]
                                   or (queue.ndim == 3 and queue.shape[0] != 2)):
             raise ValueError(f"SwAVLoss: queue must be (Q, {s1.shape[1]}) or "

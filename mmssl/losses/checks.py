@@ -1,0 +1,28 @@
+"""Argument checks and small helpers every loss shares."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_pair(loss: str, x: Tensor, y: Tensor, names: str = "x, y", shape: str = "(B, D)") -> None:
+    """Raise a ValueError naming ``loss`` unless ``x`` and ``y`` are 2-D and of equal shape."""
+    if x.ndim != 2 or x.shape != y.shape:
+        raise ValueError(f"{loss}: expected {names} of equal shape {shape}, got "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+
+
+def row_mask(loss: str, mask: Tensor | None, rows: int) -> Tensor | None:
+    """``mask`` as bool after checking it is (rows,); None stays None."""
+    if mask is None:
+        return None
+    if mask.shape != (rows,):
+        raise ValueError(f"{loss}: mask must have shape ({rows},), got {tuple(mask.shape)}")
+    return mask.to(torch.bool)
+
+
+def connected_zero(*tensors: Tensor) -> Tensor:
+    """A scalar zero that depends on every input, so ``backward`` works on an empty batch
+    (and gives zero gradients)."""
+    return sum(t.sum() * 0 for t in tensors)
