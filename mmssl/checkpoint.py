@@ -12,15 +12,16 @@ from safetensors.torch import load_file, save_file
 
 from mmssl.config import TrainConfig, load_config, save_config
 from mmssl.data.tokenizer import WordTokenizer
-from mmssl.methods import MMVFAC
+from mmssl.methods import METHODS
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.yaml"
 TOKENIZER_NAME = "tokenizer.json"
 
 
-def build_method(config: TrainConfig, vocab_size: int) -> MMVFAC:
-    return MMVFAC(config.model, config.loss, vocab_size, config.data.n_mels)
+def build_method(config: TrainConfig, vocab_size: int) -> torch.nn.Module:
+    """The method named by ``config.method`` (see :data:`mmssl.methods.METHODS`)."""
+    return METHODS.build(config.method, config=config, vocab_size=vocab_size)
 
 
 def save_checkpoint(directory: str | Path, model: torch.nn.Module, config: TrainConfig,
@@ -37,7 +38,7 @@ def save_checkpoint(directory: str | Path, model: torch.nn.Module, config: Train
     return directory
 
 
-def load_checkpoint(directory: str | Path) -> tuple[MMVFAC, TrainConfig, WordTokenizer]:
+def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrainConfig, WordTokenizer]:
     """The method (in eval mode, on CPU), its resolved config and its tokenizer."""
     directory = Path(directory)
     for name in (WEIGHTS_NAME, CONFIG_NAME, TOKENIZER_NAME):

@@ -49,7 +49,11 @@ class PrepConfig:
 
 @dataclass
 class DataConfig:
-    """Training clips: what the loader cuts from each shard sample."""
+    """Training clips: what the loader cuts from each shard sample.
+
+    ``views=2`` adds a second, independently augmented view of each clip (a different
+    start inside the anchor narration and a random crop), for SimCLR/BYOL.
+    """
 
     shards: str = ""
     clip_frames: int = 8
@@ -59,6 +63,8 @@ class DataConfig:
     num_workers: int = 1
     shuffle_buffer: int = 256
     max_words: int = 16
+    views: int = 1
+    crop_scale: tuple[float, float] = (0.6, 1.0)
     n_mels: int = 40
     window_ms: float = 25.0
     hop_ms: float = 10.0
@@ -66,7 +72,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Encoders by registered name and the MMV fine-and-coarse embedding spaces."""
+    """Encoders by registered name, and the embedding spaces (``space``: shared | disjoint
+    | fac, see ``mmssl/models/spaces.py``) with their heads (``head``: linear | mlp)."""
 
     video_encoder: str = "tiny3d"
     audio_encoder: str = "tiny_audio"
@@ -77,21 +84,29 @@ class ModelConfig:
     text_width: int = 256
     va_dim: int = 128
     vat_dim: int = 128
+    space: str = "fac"
+    head: str = "linear"
 
 
 @dataclass
 class LossConfig:
-    """MMV: lambda_va * NCE(v, a) in S_va + lambda_vt * MIL-NCE(v, t) in S_vat.
+    """How a method's loss terms are weighted and computed.
 
-    ``lambda_at`` adds MIL-NCE(a, t) with audio reaching S_vat through g_va->vat (the path
-    MMV uses at test time); 0 gives the paper's objective.
+    ``weights`` overrides the method's default weight per term, by term name (each term is
+    logged as ``loss_<name>``); an unknown name is an error. MMV's terms are ``va``
+    (NCE(v, a) in S_va), ``vt`` (MIL-NCE(v, t)) and ``at`` (MIL-NCE(a, t), audio reaching
+    text through g_va->vat; weight 0 by default, the paper's objective).
+    ``normalize``/``temperature``: cosine similarity / τ, or raw dot products.
+    ``learn_temperature``: CLIP's learnable exp(logit_scale), clamped at 100.
+    ``momentum``: EMA rate of momentum encoders (BYOL). ``margin``: AVLnet's MMS δ.
     """
 
-    lambda_va: float = 1.0
-    lambda_vt: float = 1.0
-    lambda_at: float = 0.0
+    weights: dict[str, float] = field(default_factory=dict)
     temperature: float = 0.07
     normalize: bool = True
+    learn_temperature: bool = False
+    momentum: float = 0.99
+    margin: float = 0.001
 
 
 @dataclass
@@ -105,6 +120,9 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
+    """``method``: a registered method name (``mmssl.methods.METHODS``)."""
+
+    method: str = "mmv"
     seed: int = 0
     output_dir: str = "runs/train"
     mixed_precision: str = "no"
@@ -130,7 +148,7 @@ class EvalConfig:
 def demo_train_config() -> TrainConfig:
     """The demo trains with the audio-text term on (see :class:`LossConfig`), so that words
     only the sound reveals reach S_vat; everything else is the plain default."""
-    return TrainConfig(loss=LossConfig(lambda_at=1.0))
+    return TrainConfig(loss=LossConfig(weights={"at": 1.0}))
 
 
 @dataclass
@@ -169,12 +187,13 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] = ()):
     data = to_dict(cls())
     if path:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
-        data = _merge(data, loaded, str(path))
+        data = _merge(cls, data, loaded, str(path))
     for item in overrides:
         key, _, value = item.lstrip("-").partition("=")
         if not _:
             raise ConfigError(f"override {item!r} is not of the form --a.b=value")
-        data = _merge(data, _nested(key.split("."), yaml.safe_load(value)), f"override {item!r}")
+        data = _merge(cls, data, _nested(key.split("."), yaml.safe_load(value)),
+                      f"override {item!r}")
     return from_dict(cls, data)
 
 
@@ -182,15 +201,20 @@ def save_config(config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
-def _merge(base: dict, update: dict, where: str) -> dict:
+def _merge(cls, base: dict, update, where: str) -> dict:
+    """``update`` over ``base`` for dataclass ``cls``: sub-configs merge key by key (unknown
+    keys are errors); mapping fields (e.g. ``loss.weights``) take the union."""
     if not isinstance(update, dict):
-        raise ConfigError(f"{where}: expected a mapping at the top level")
+        raise ConfigError(f"{where}: expected a mapping, got {update!r}")
+    hints = typing.get_type_hints(cls)
     merged = dict(base)
     for key, value in update.items():
         if key not in base:
             raise ConfigError(f"{where}: unknown key {key!r}; known: {sorted(base)}")
-        if isinstance(base[key], dict) and isinstance(value, dict):
-            merged[key] = _merge(base[key], value, f"{where}: {key}")
+        if dataclasses.is_dataclass(hints[key]):
+            merged[key] = _merge(hints[key], base[key], value, f"{where}: {key}")
+        elif typing.get_origin(hints[key]) is dict and isinstance(value, dict):
+            merged[key] = {**base[key], **value}
         else:
             merged[key] = value
     return merged

@@ -121,6 +121,9 @@ def _loop(config, accelerator, method, optimizer, schedule, loader, run_dir, pro
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
+        after_step = getattr(accelerator.unwrap_model(method), "after_step", None)
+        if after_step is not None:
+            after_step()
         bar.update(1)
         if log and (step % config.log_every == 0 or step == total):
             record = _record(step, out, schedule, batch, started, waited, accelerator)

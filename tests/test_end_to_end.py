@@ -12,7 +12,7 @@ TINY = [
     "--synth.howto_seconds=[14, 16]", "--synth.youcook_seconds=[14, 16]",
     "--prep.samples_per_shard=2", "--train.data.batch_size=8", "--train.optim.max_steps=6",
     "--train.optim.warmup_steps=2", "--train.log_every=2", "--train.data.num_workers=1",
-    "--train.loss.lambda_at=1.0", "--eval.windows=3",
+    "--train.loss.weights.at=1.0", "--eval.windows=3",
 ]
 
 
@@ -32,7 +32,7 @@ def test_every_stage_leaves_its_outputs(demo_run):
     assert summary["samples"]["howto100m"] == 6 and summary["samples"]["youcook2"] >= 3
     checkpoint = out / "run" / "checkpoint"
     weights = load_file(str(checkpoint / "model.safetensors"))
-    assert any(name.startswith("video_encoder.") for name in weights)
+    assert any(name.startswith("towers.video.") for name in weights)
     assert (checkpoint / "config.yaml").is_file() and (checkpoint / "tokenizer.json").is_file()
     log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4, 6]

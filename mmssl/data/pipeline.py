@@ -5,7 +5,9 @@ loader is never passed to ``accelerator.prepare``. Each epoch reshuffles the sha
 with a seed shared by all ranks, so the split stays disjoint.
 
 Training batch: ``video`` (B, 3, T, H, W) float, ``audio`` (B, 1, n_mels, frames) log-mel,
-``audio_mask`` (B,) bool, ``text`` (B, K, L) int64, ``text_mask`` (B, K) bool, ``meta``.
+``audio_mask`` (B,) bool, ``text`` (B, K, L) int64 with the anchor narration at k = 0,
+``text_mask`` (B, K) bool, ``meta``; with ``views=2`` also ``video_view2`` (B, 3, T, H, W),
+both views randomly cropped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 import webdataset as wds
 
 from mmssl.config import DataConfig
+from mmssl.data.augment import random_resized_crop
 from mmssl.data.candidates import candidate_window, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.tokenizer import WordTokenizer
@@ -111,18 +114,29 @@ class TrainingClips:
         k = self.config.num_candidates
         first, last = candidate_window([t["start"] for t in texts], [t["end"] for t in texts],
                                        anchor, k)
-        chosen = [t["text"] for t in texts[first : last + 1]]
+        # The anchor goes first: K = 1 methods (CLIP, AVLnet) read candidate 0 only.
+        others = [i for i in range(first, last + 1) if i != anchor]
+        chosen = [texts[i]["text"] for i in [anchor, *others]]
         text = torch.zeros(k, self.config.max_words, dtype=torch.long)
         text[: len(chosen)] = self.tokenizer(chosen, self.config.max_words)
-        start = clip_start(texts[anchor]["start"], texts[anchor]["end"],
-                           self.cutter.clip_seconds(sample.fps), sample.duration, rng)
+        span = (texts[anchor]["start"], texts[anchor]["end"])
+        clip_seconds = self.cutter.clip_seconds(sample.fps)
+        start = clip_start(*span, clip_seconds, sample.duration, rng)
         audio, has_audio = self.cutter.audio(sample, start)
         video_id = sample.meta["video_id"]
         meta = {"key": f"{video_id}@{start:.2f}", "video_id": video_id,
                 "start": sample.meta["start"] + start, "anchor": texts[anchor]["text"]}
-        return {"video": self.cutter.video(sample, start), "audio": audio,
+        clip = {"video": self.cutter.video(sample, start), "audio": audio,
                 "audio_mask": has_audio, "text": text,
                 "text_mask": torch.arange(k) < len(chosen), "meta": meta}
+        if self.config.views == 2:
+            # Two views: each its own start inside the anchor's span and its own crop.
+            second = clip_start(*span, clip_seconds, sample.duration, rng)
+            crop = self.config.crop_scale
+            clip["video"] = random_resized_crop(clip["video"], crop, rng)
+            clip["video_view2"] = random_resized_crop(self.cutter.video(sample, second), crop,
+                                                      rng)
+        return clip
 
 
 def collate(items: list[dict]) -> dict:

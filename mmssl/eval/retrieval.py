@@ -3,13 +3,15 @@
 For each validation segment: W windows of the model's clip length with starts
 ``linspace(start, max(start, end - clip_len), W)``; each window is embedded and the W
 embeddings are **averaged**. The query is the segment's sentence. Scores are
-``S[text, clip] = z_t · z_clip`` with, in S_vat:
+in the space where each pair meets (S_vat for MMV-FAC, the shared space for AVLnet/CLIP):
 
-- text→video:        z_clip = mean_w z_v^vat
-- text→audio:        z_clip = mean_w z_a^vat            (audio through g_va→vat, as MMV)
-- text→video+audio:  z_clip = mean_w z_v^vat + mean_w z_a^vat   (AVLnet's sum)
+- text→video:        S = z_t^vt · mean_w z_v^vt
+- text→audio:        S = z_t^at · mean_w z_a^at       (MMV: audio through g_va→vat)
+- text→video+audio:  S = z_t^vt · mean_w z_v^vt + z_t^at · mean_w z_a^at
+                     (= z_t · (z_v + z_a), AVLnet's sum, wherever vt and at share a space)
 
-A clip with no audio track scores with its video alone in the last two.
+A clip with no audio track scores with its video alone in the last two; a method without
+an audio tower reports text→video only.
 """
 
 from __future__ import annotations
@@ -42,37 +44,48 @@ PUBLISHED_T2V = {  # zero-shot text→video on YouCook2 (PROTOCOLS.md): R@1, R@5
 def embed_segments(method, cutter: ClipCutter, tokenizer, max_words: int, shards: str,
                    subset: str, windows: int, progress: bool = True) -> dict:
     """Averaged window embeddings of every segment of ``subset``; returns tensors
-    ``video``/``audio``/``text`` (N, D), ``has_audio`` (N,), and ``keys``."""
+    ``video`` (N, D), ``audio`` (N, D) when the method hears, ``text_vt``/``text_at``
+    (N, D), ``has_audio`` (N,), and ``keys``."""
+    if "text" not in method.modalities:
+        raise ValueError(f"{type(method).__name__} has no text tower: zero-shot retrieval "
+                         "needs one")
+    hears = "audio" in method.modalities
     skip = SkipCounter()
     raw = wds.tarfile_to_samples(handler=skip.handler)([{"url": p} for p in shard_paths(shards)])
-    out = {"video": [], "audio": [], "text": [], "has_audio": [], "keys": []}
+    out = {"video": [], "audio": [], "text_vt": [], "text_at": [], "has_audio": [], "keys": []}
     for sample in tqdm(open_samples(raw, skip), desc="eval: embed", unit="clip",
                        disable=not progress):
         if sample.meta.get("labels", {}).get("subset", subset) != subset:
             continue
         starts = window_starts(sample.duration, cutter.clip_seconds(sample.fps), windows)
         video = torch.stack([cutter.video(sample, s) for s in starts])
-        audio = torch.stack([cutter.audio(sample, s)[0] for s in starts])
-        out["video"].append(method.embed_video(video)["vat"].mean(0))
-        out["audio"].append(method.embed_audio(audio)["vat"].mean(0))
-        out["has_audio"].append(sample.has_audio)
-        out["text"].append(method.embed_text(tokenizer([sample.meta["texts"][0]["text"]],
-                                                       max_words))[0])
+        out["video"].append(method.embed("video", video)["vt"].mean(0))
+        if hears:
+            audio = torch.stack([cutter.audio(sample, s)[0] for s in starts])
+            out["audio"].append(method.embed("audio", audio)["at"].mean(0))
+        text = method.embed("text", tokenizer([sample.meta["texts"][0]["text"]], max_words))
+        out["text_vt"].append(text["vt"][0])
+        out["text_at"].append(text.get("at", text["vt"])[0])
+        out["has_audio"].append(sample.has_audio and hears)
         out["keys"].append(f"{sample.meta['video_id']}@{sample.meta['start']:.2f}")
     if not out["keys"]:
         raise ValueError(f"{shards}: no {subset!r} segments to evaluate")
-    result = {k: torch.stack(v) for k, v in out.items() if k not in ("keys", "has_audio")}
+    result = {k: torch.stack(v) for k, v in out.items() if v and k not in ("keys", "has_audio")}
     result["has_audio"] = torch.tensor(out["has_audio"])
     result["keys"], result["skipped"] = out["keys"], dict(skip.counts)
     return result
 
 
 def retrieval_results(embeddings: dict) -> dict:
-    """Metrics for each direction of :data:`DIRECTIONS`."""
+    """Metrics for each direction of :data:`DIRECTIONS` the method can score."""
+    to_video = embeddings["text_vt"] @ embeddings["video"].T
+    if "audio" not in embeddings:
+        return {"text->video": retrieval_metrics(to_video)}
     audio = embeddings["audio"] * embeddings["has_audio"][:, None]
-    clips = {"text->video": embeddings["video"], "text->audio": audio,
-             "text->video+audio": embeddings["video"] + audio}
-    return {name: retrieval_metrics(embeddings["text"] @ clips[name].T) for name in DIRECTIONS}
+    to_audio = embeddings["text_at"] @ audio.T
+    scores = {"text->video": to_video, "text->audio": to_audio,
+              "text->video+audio": to_video + to_audio}
+    return {name: retrieval_metrics(scores[name]) for name in DIRECTIONS}
 
 
 def evaluate_youcook2(checkpoint: str | Path, config: EvalConfig, progress: bool = True) -> dict:

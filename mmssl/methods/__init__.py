@@ -1,5 +1,15 @@
-"""Methods: encoders + heads + losses wired together, ``training_step(batch) -> dict``."""
+"""Methods: encoders + embedding spaces + losses wired together.
 
-from mmssl.methods.mmv import MMVFAC
+Each is registered in :data:`METHODS` and built as ``METHODS.build(name, config=...,
+vocab_size=...)``; each has ``training_step(batch) -> {"loss", "loss_<term>", ...}``,
+``embed(modality, x) -> {pair: embedding}``, a ``modalities`` tuple, and optionally
+``after_step()`` (momentum updates) called after every optimiser step.
+"""
 
-__all__ = ["MMVFAC"]
+from mmssl.methods.avlnet import AVLnet
+from mmssl.methods.mmv import MMV
+from mmssl.methods.registry import METHODS
+from mmssl.methods.video_ssl import BYOL, SimCLR
+from mmssl.methods.video_text import CLIP, MILNCE
+
+__all__ = ["AVLnet", "BYOL", "CLIP", "METHODS", "MILNCE", "MMV", "SimCLR"]

@@ -1,86 +1,65 @@
-"""MMV with fine-and-coarse spaces: NCE between video and audio in S_va, MIL-NCE between
-video and text in S_vat (Alayrac et al., "Self-Supervised MultiModal Versatile Networks",
-NeurIPS 2020)::
+"""MMV (Alayrac et al., "Self-Supervised MultiModal Versatile Networks", NeurIPS 2020)::
 
-    L = λ_va · NCE(z_v^va, z_a^va) + λ_vt · MIL-NCE(z_v^vat, {z_t^vat})
-        [+ λ_at · MIL-NCE(z_a^vat, {z_t^vat})]
+    L = w_va · NCE(z_v, z_a) + w_vt · MIL-NCE(z_v, {z_t}) [+ w_at · MIL-NCE(z_a, {z_t})]
 
-The bracketed audio-text term (off by default, ``loss.lambda_at``) trains the path MMV
-uses at test time for audio (g_{va→vat}); it is what lets text words that only the sound
-reveals reach S_vat. Clips without an audio track are left out of the audio terms.
-Negatives come from the whole global batch through :func:`mmssl.distributed.gather_with_grad`.
+in the spaces of ``model.space``: ``fac`` (video and audio meet in S_va, text meets them
+in S_vat; the paper's best), ``shared`` or ``disjoint`` (its ablations). The bracketed
+audio-text term (term ``at``, weight 0 by default) trains the path MMV uses at test time
+for audio; it is what lets words only the sound reveals reach text. Clips without an audio
+track are left out of the audio terms. Negatives come from the whole global batch through
+:func:`mmssl.distributed.gather_with_grad`.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmssl.config import LossConfig, ModelConfig
+from mmssl.config import TrainConfig
 from mmssl.distributed import gather_with_grad
 from mmssl.losses import MILNCELoss, NCELoss
-from mmssl.models import AUDIO_ENCODERS, TEXT_ENCODERS, VIDEO_ENCODERS
-from mmssl.models.fac import FACSpaces
+from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.registry import METHODS
+from mmssl.methods.towers import build_spaces, build_towers, embed
 
 
-class MMVFAC(nn.Module):
-    """Encoders + FAC spaces + losses. ``training_step(batch) -> {"loss", "loss_va", ...}``."""
+@METHODS.register("mmv")
+class MMV(nn.Module):
+    """Video, audio and text towers; ``training_step(batch) -> {"loss", "loss_va", ...}``."""
 
-    def __init__(self, model: ModelConfig, loss: LossConfig, vocab_size: int, n_mels: int):
+    modalities = ("video", "audio", "text")
+    default_weights = {"va": 1.0, "vt": 1.0, "at": 0.0}
+
+    def __init__(self, config: TrainConfig, vocab_size: int):
         super().__init__()
-        self.video_encoder = VIDEO_ENCODERS.build(model.video_encoder, width=model.video_width)
-        self.audio_encoder = AUDIO_ENCODERS.build(model.audio_encoder, width=model.audio_width,
-                                                  n_mels=n_mels)
-        self.text_encoder = TEXT_ENCODERS.build(model.text_encoder, vocab_size=vocab_size,
-                                                word_dim=model.word_dim, width=model.text_width)
-        self.spaces = FACSpaces(self.video_encoder.out_dim, self.audio_encoder.out_dim,
-                                self.text_encoder.out_dim, model.va_dim, model.vat_dim)
-        self.weights = loss
-        self.normalize = loss.normalize
-        self.nce = NCELoss(temperature=loss.temperature, normalize=False)
-        self.milnce = MILNCELoss(temperature=loss.temperature if loss.normalize else None)
+        self.towers = build_towers(config, vocab_size, self.modalities)
+        self.spaces = build_spaces(config, self.towers, ("va", "vt", "at"))
+        self.weights = resolve_weights(self.default_weights, config.loss.weights, "mmv")
+        self.normalize = config.loss.normalize
+        self.nce = NCELoss(temperature=config.loss.temperature, normalize=False)
+        self.milnce = MILNCELoss(temperature=config.loss.temperature if self.normalize else None)
 
-    def _unit(self, x: Tensor) -> Tensor:
-        return F.normalize(x, dim=-1) if self.normalize else x
-
-    def embed_video(self, video: Tensor) -> dict[str, Tensor]:
-        """(B, 3, T, H, W) → {"va": (B, va_dim), "vat": (B, vat_dim)}."""
-        fine, coarse = self.spaces.video(self.video_encoder(video))
-        return {"va": self._unit(fine), "vat": self._unit(coarse)}
-
-    def embed_audio(self, audio: Tensor) -> dict[str, Tensor]:
-        """(B, 1, n_mels, frames) → {"va", "vat"}."""
-        fine, coarse = self.spaces.audio(self.audio_encoder(audio))
-        return {"va": self._unit(fine), "vat": self._unit(coarse)}
-
-    def embed_text(self, text: Tensor) -> Tensor:
-        """(..., L) token ids → (..., vat_dim)."""
-        flat = text.reshape(-1, text.shape[-1])
-        out = self._unit(self.spaces.text(self.text_encoder(flat)))
-        return out.reshape(*text.shape[:-1], -1)
+    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
+        return embed(self.towers, self.spaces, modality, x, self.normalize)
 
     def forward(self, batch: dict) -> dict[str, Tensor]:
         """Same as :meth:`training_step`; DDP synchronises gradients only through forward."""
         return self.training_step(batch)
 
     def training_step(self, batch: dict) -> dict[str, Tensor]:
-        video = self.embed_video(batch["video"])
-        audio = self.embed_audio(batch["audio"])
-        text = self.embed_text(batch["text"])
-        audio_mask = gather_with_grad(batch["audio_mask"].float()).bool()
+        video = self.embed("video", batch["video"])
+        audio = self.embed("audio", batch["audio"])
+        text = self.embed("text", batch["text"])
+        has_audio = gather_with_grad(batch["audio_mask"].float()).bool()
         text_mask = gather_with_grad(batch["text_mask"].float()).bool()
-        v_va, v_vat = gather_with_grad(video["va"]), gather_with_grad(video["vat"])
-        a_va, a_vat = gather_with_grad(audio["va"]), gather_with_grad(audio["vat"])
-        text = gather_with_grad(text)
-        terms = {
-            "loss_va": self.nce(v_va, a_va, mask=audio_mask),
-            "loss_vt": self.milnce(v_vat, text, text_mask),
-        }
-        if self.weights.lambda_at:
-            terms["loss_at"] = self.milnce(a_vat[audio_mask], text[audio_mask],
-                                           text_mask[audio_mask])
-        total = (self.weights.lambda_va * terms["loss_va"]
-                 + self.weights.lambda_vt * terms["loss_vt"]
-                 + self.weights.lambda_at * terms.get("loss_at", torch.zeros(())))
-        return {"loss": total, **terms}
+        v = {pair: gather_with_grad(z) for pair, z in video.items()}
+        a = {pair: gather_with_grad(z) for pair, z in audio.items()}
+        t = {pair: gather_with_grad(z) for pair, z in text.items()}
+        terms = {}
+        if self.weights["va"]:
+            terms["va"] = self.nce(v["va"], a["va"], mask=has_audio)
+        if self.weights["vt"]:
+            terms["vt"] = self.milnce(v["vt"], t["vt"], text_mask)
+        if self.weights["at"]:
+            terms["at"] = self.milnce(a["at"][has_audio], t["at"][has_audio],
+                                      text_mask[has_audio])
+        return weighted_total(terms, self.weights)

@@ -1,0 +1,113 @@
+"""A FIFO queue of past (momentum) features: the negatives of MoCo and ALBEF."""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _gather_constants(x: Tensor) -> Tensor:
+    """Concatenate ``x`` from every process along dim 0, in rank order, *without* autograd.
+
+    A plain ``dist.all_gather`` is right here (and only here): the queue holds keys from
+    the momentum encoder, which are constants of the loss (computed under no_grad,
+    stop-gradient in MoCo and ALBEF), so there is no gradient to send back to the process
+    that produced them. Losses that need gradients through other processes' embeddings use
+    :func:`mmssl.distributed.gather_with_grad` instead.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, dim=0)
+
+
+def check_queue(loss: str, queue: Tensor, dim: int, name: str = "queue") -> None:
+    """Raise a ValueError naming ``loss`` unless ``queue`` is (K, dim), K >= 0."""
+    if queue.ndim != 2 or queue.shape[1] != dim:
+        raise ValueError(f"{loss}: expected {name} of shape (K, {dim}), got "
+                         f"{tuple(queue.shape)}")
+
+
+class FeatureQueue(nn.Module):
+    """Ring buffer of the K most recent feature vectors (a dictionary of negatives).
+
+    References:
+        He, Fan, Wu, Xie & Girshick, "Momentum Contrast for Unsupervised Visual
+        Representation Learning", CVPR 2020, Sec. 3.2 ("Dictionary as a queue") and
+        github.com/facebookresearch/moco, ``moco/builder.py`` (``_dequeue_and_enqueue``).
+        Li et al., "Align before Fuse", NeurIPS 2021: one such queue per modality
+        (github.com/salesforce/ALBEF, ``models/model_pretrain.py``).
+
+    ``enqueue(keys)`` writes the N new rows at slots ptr, ptr+1, … (mod K), overwriting the
+    oldest entries, and moves ptr to (ptr + N) mod K, the slot of the oldest entry left.
+    Unlike the reference code (which asserts K % N == 0) any N works: writes wrap around
+    the end of the buffer, and with N > K only the last K keys are kept, as N single-key
+    enqueues would leave them. ``features`` is the raw (K, D) buffer in slot order; the
+    losses that read it are invariant to the order of the negatives.
+
+    Both the features and the pointer are registered buffers, so they are saved in and
+    restored from checkpoints (``state_dict``), move with ``.to(device)``, and get no
+    gradient. The queue stores keys as given: pass L2-normalised keys, as MoCo and ALBEF
+    do (both normalise in the model's projection head). It starts from random unit
+    vectors, drawn from ``generator`` so every process can build the same initial queue
+    (DDP also broadcasts buffers from rank 0).
+
+    Distributed: when torch.distributed is initialised, ``enqueue`` first gathers the keys
+    of every process (rank order), so every rank writes the same W·N rows and all ranks
+    hold identical queues. Every process must pass the same number of keys.
+
+    Args:
+        size: K, the number of stored features (0 gives an always-empty queue).
+        dim: D, the feature dimension.
+        generator: source of the random initial unit vectors.
+        dtype: storage dtype; enqueued keys are cast to it.
+
+    Shapes:
+        features: (K, D); enqueue keys: (N, D).
+    """
+
+    queue: Tensor
+    ptr: Tensor
+
+    def __init__(self, size: int, dim: int, generator: torch.Generator | None = None,
+                 dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        if size < 0 or dim < 1:
+            raise ValueError(f"FeatureQueue: need size >= 0 and dim >= 1, got {size}, {dim}")
+        init = torch.randn(size, dim, generator=generator, dtype=dtype)
+        self.register_buffer("queue", F.normalize(init, dim=-1))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+
+    @property
+    def size(self) -> int:
+        """K, the number of stored features."""
+        return self.queue.shape[0]
+
+    @property
+    def features(self) -> Tensor:
+        """The stored features, (K, D), in slot order (the oldest one is at ``ptr``)."""
+        return self.queue
+
+    @torch.no_grad()
+    def enqueue(self, keys: Tensor) -> None:
+        """Append ``keys`` (N, D) from every process, dropping the oldest entries."""
+        dim = self.queue.shape[1]
+        if keys.ndim != 2 or keys.shape[1] != dim:
+            raise ValueError(f"FeatureQueue: expected keys of shape (N, {dim}), got "
+                             f"{tuple(keys.shape)}")
+        keys = _gather_constants(keys.detach())
+        if self.size == 0 or keys.shape[0] == 0:
+            return
+        n = keys.shape[0]
+        slots = (self.ptr + torch.arange(n, device=self.ptr.device)) % self.size
+        # With n > K only the last K keys survive; their slots are distinct.
+        keep = slice(max(0, n - self.size), n)
+        target = slots[keep].to(self.queue.device)
+        self.queue.index_copy_(0, target, keys[keep].to(self.queue))
+        self.ptr.copy_((self.ptr + n) % self.size)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, dim={self.queue.shape[1]}"

@@ -1,0 +1,57 @@
+"""AVLnet (Rouditchenko et al., "AVLnet: Learning Audio-Visual Language Representations
+from Instructional Videos", Interspeech 2021): audio, video and text in one shared space,
+trained with the Masked Margin Softmax loss on three pairs::
+
+    L = w_vt · MMS(z_v, z_t) + w_at · MMS(z_a, z_t) + w_vat · MMS(z_v + z_a, z_t)
+
+with the clip's anchor narration as its text. AVLnet scores raw dot products; with
+``loss.normalize`` we score cosine / τ instead (the MMS loss has no temperature of its
+own). Clips without audio are left out of the audio terms.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from mmssl.config import TrainConfig
+from mmssl.distributed import gather_with_grad
+from mmssl.losses import MaskedMarginSoftmaxLoss
+from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.registry import METHODS
+from mmssl.methods.towers import build_spaces, build_towers, embed
+
+
+@METHODS.register("avlnet")
+class AVLnet(nn.Module):
+    modalities = ("video", "audio", "text")
+    default_weights = {"vt": 1.0, "at": 1.0, "vat": 1.0}
+
+    def __init__(self, config: TrainConfig, vocab_size: int):
+        super().__init__()
+        self.towers = build_towers(config, vocab_size, self.modalities)
+        self.spaces = build_spaces(config, self.towers, ("va", "vt", "at"), kind="shared")
+        self.weights = resolve_weights(self.default_weights, config.loss.weights, "avlnet")
+        self.normalize = config.loss.normalize
+        self.scale = 1.0 / config.loss.temperature if self.normalize else 1.0
+        self.mms = MaskedMarginSoftmaxLoss(margin=config.loss.margin)
+
+    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
+        return embed(self.towers, self.spaces, modality, x, self.normalize)
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        return self.training_step(batch)
+
+    def training_step(self, batch: dict) -> dict[str, Tensor]:
+        v = gather_with_grad(self.embed("video", batch["video"])["vt"])
+        a = gather_with_grad(self.embed("audio", batch["audio"])["at"])
+        t = gather_with_grad(self.embed("text", batch["text"][:, 0])["vt"]) * self.scale
+        has_audio = gather_with_grad(batch["audio_mask"].float()).bool()
+        terms = {}
+        if self.weights["vt"]:
+            terms["vt"] = self.mms(v, t)
+        if self.weights["at"]:
+            terms["at"] = self.mms(a, t, mask=has_audio)
+        if self.weights["vat"]:
+            # A clip without audio contributes its video alone (its audio row is masked).
+            terms["vat"] = self.mms(v + a * has_audio[:, None], t)
+        return weighted_total(terms, self.weights)

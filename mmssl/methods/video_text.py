@@ -1,0 +1,70 @@
+"""Video-text dual towers: MIL-NCE (Miech et al., CVPR 2020) and CLIP-style InfoNCE
+(Radford et al., ICML 2021), both in one shared video-text space.
+
+``milnce``: MIL-NCE over the K candidate narrations of each clip (the reference uses raw
+dot products: ``loss.normalize=false``). ``clip``: symmetric InfoNCE against the anchor
+narration, with CLIP's learnable temperature exp(logit_scale) (initialised to 1/0.07,
+clamped at 100) when ``loss.learn_temperature``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from mmssl.config import TrainConfig
+from mmssl.distributed import gather_with_grad
+from mmssl.losses import MILNCELoss, NCELoss
+from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.registry import METHODS
+from mmssl.methods.towers import build_spaces, build_towers, embed
+
+
+class _VideoText(nn.Module):
+    modalities = ("video", "text")
+    default_weights = {"vt": 1.0}
+
+    def __init__(self, config: TrainConfig, vocab_size: int, name: str):
+        super().__init__()
+        self.towers = build_towers(config, vocab_size, self.modalities)
+        self.spaces = build_spaces(config, self.towers, ("vt",), kind="shared")
+        self.weights = resolve_weights(self.default_weights, config.loss.weights, name)
+        self.normalize = config.loss.normalize
+
+    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
+        return embed(self.towers, self.spaces, modality, x, self.normalize)
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        return self.training_step(batch)
+
+
+@METHODS.register("milnce")
+class MILNCE(_VideoText):
+    def __init__(self, config: TrainConfig, vocab_size: int):
+        super().__init__(config, vocab_size, "milnce")
+        self.loss = MILNCELoss(temperature=config.loss.temperature if self.normalize else None)
+
+    def training_step(self, batch: dict) -> dict[str, Tensor]:
+        v = gather_with_grad(self.embed("video", batch["video"])["vt"])
+        t = gather_with_grad(self.embed("text", batch["text"])["vt"])
+        mask = gather_with_grad(batch["text_mask"].float()).bool()
+        return weighted_total({"vt": self.loss(v, t, mask)}, self.weights)
+
+
+@METHODS.register("clip")
+class CLIP(_VideoText):
+    def __init__(self, config: TrainConfig, vocab_size: int):
+        super().__init__(config, vocab_size, "clip")
+        self.loss = NCELoss(temperature=config.loss.temperature, normalize=False)
+        self.logit_scale = (nn.Parameter(torch.tensor(math.log(1.0 / config.loss.temperature)))
+                            if config.loss.learn_temperature else None)
+
+    def training_step(self, batch: dict) -> dict[str, Tensor]:
+        v = gather_with_grad(self.embed("video", batch["video"])["vt"])
+        t = gather_with_grad(self.embed("text", batch["text"][:, 0])["vt"])
+        out = weighted_total({"vt": self.loss(v, t, logit_scale=self.logit_scale)}, self.weights)
+        if self.logit_scale is not None:
+            out["temperature"] = 1.0 / self.logit_scale.detach().exp().clamp(max=100.0)
+        return out
