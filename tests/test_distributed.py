@@ -5,7 +5,7 @@ import torch
 import torch.distributed as dist
 
 from mmssl import distributed
-from mmssl.losses import NCELoss
+from mmssl.losses import MILNCELoss, NCELoss
 
 WORLD = 2
 BATCH, DIM_IN, DIM = 8, 6, 5  # global batch, split evenly across WORLD processes
@@ -89,3 +89,53 @@ def test_two_processes_match_single_process(run_gloo):
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__, "-q"])
+
+
+MASK = torch.tensor([True, True, False, True, True, True, True, False])
+K = 3
+TEXT_MASK = torch.tensor([[1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1],
+                          [1, 1, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool)
+
+
+def _local_and_milnce_body(rank):
+    """Per process: open_clip-style local NCE and gathered MIL-NCE, with their gradients."""
+    x, y, proj = make_problem()
+    rows = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
+    x_local = x[rows].clone().requires_grad_(True)
+    local = NCELoss(temperature=0.2, local_loss=True)(proj(x_local), y[rows], mask=MASK[rows])
+    local.backward()
+    out = {"local_loss": local.detach(), "local_w_grad": proj.weight.grad.clone()}
+
+    proj.weight.grad = None
+    text = torch.randn(BATCH, K, DIM, generator=torch.Generator().manual_seed(1),
+                       dtype=torch.float64)
+    video = distributed.gather_with_grad(proj(x[rows]))
+    candidates = distributed.gather_with_grad(text[rows])
+    milnce = MILNCELoss()(video, candidates, TEXT_MASK)
+    milnce.backward()
+    out.update(milnce=milnce.detach(), milnce_w_grad=proj.weight.grad.clone())
+    return out
+
+
+def test_local_loss_and_milnce_match_single_process(run_gloo):
+    results = run_gloo(_local_and_milnce_body, WORLD)
+    x, y, proj = make_problem()
+    reference = NCELoss(temperature=0.2)(proj(x), y, mask=MASK)
+    reference.backward()
+    nce_grad = proj.weight.grad.clone()
+    # Each process's local loss differs; DDP averages them (and their gradients).
+    assert not torch.allclose(results[0]["local_loss"], results[1]["local_loss"])
+    mean_local = sum(r["local_loss"] for r in results) / WORLD
+    torch.testing.assert_close(mean_local, reference.detach(), rtol=1e-12, atol=1e-12)
+    ddp_grad = sum(r["local_w_grad"] for r in results) / WORLD
+    torch.testing.assert_close(ddp_grad, nce_grad, rtol=1e-10, atol=1e-12)
+
+    proj.weight.grad = None
+    text = torch.randn(BATCH, K, DIM, generator=torch.Generator().manual_seed(1),
+                       dtype=torch.float64)
+    milnce = MILNCELoss()(proj(x), text, TEXT_MASK)
+    milnce.backward()
+    for r in results:
+        torch.testing.assert_close(r["milnce"], milnce.detach(), rtol=1e-12, atol=1e-12)
+    ddp_grad = sum(r["milnce_w_grad"] for r in results) / WORLD
+    torch.testing.assert_close(ddp_grad, proj.weight.grad, rtol=1e-10, atol=1e-12)

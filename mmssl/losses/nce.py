@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmssl.distributed import gather_with_grad, rank, world_size
 from mmssl.losses.checks import check_pair, connected_zero, row_mask
 
 MAX_LOGIT_SCALE = 100.0
@@ -32,21 +33,31 @@ class NCELoss(nn.Module):
     :func:`mmssl.distributed.gather_with_grad` *before* calling this loss to use
     cross-process negatives.
 
+    ``local_loss=True`` is open_clip's memory-saving option for many processes: pass this
+    process's *local* rows; the loss gathers the other side itself and scores only the
+    local rows against all W·B columns ((B, W·B) logits instead of (W·B)²), scaled by
+    W / N_valid so that DDP's average over processes,
+    (1/W)·Σ_p L_p = (1/N_valid)·Σ_{all rows} CE, is exactly the global loss above
+    (forward and gradients).
+
     Args:
         temperature: τ, used when ``forward`` gets no ``logit_scale``.
         normalize: L2-normalise x and y along the feature dimension first.
+        local_loss: score local rows against gathered columns (see above).
 
     Shapes:
         x: (B, D); y: (B, D); mask: (B,) bool, optional; logit_scale: scalar tensor,
         optional. Returns a scalar.
     """
 
-    def __init__(self, temperature: float = 0.07, normalize: bool = True) -> None:
+    def __init__(self, temperature: float = 0.07, normalize: bool = True,
+                 local_loss: bool = False) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"NCELoss: temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.normalize = normalize
+        self.local_loss = local_loss
 
     def forward(
         self,
@@ -70,6 +81,8 @@ class NCELoss(nn.Module):
             ``backward`` works (and gives zero gradients) on an all-masked batch.
         """
         check_pair("NCELoss", x, y)
+        if self.local_loss and world_size() > 1:
+            return self._local(x, y, mask, logit_scale)
         zero = connected_zero(x, y)
         keep = row_mask("NCELoss", mask, x.shape[0])
         if keep is not None:
@@ -79,11 +92,35 @@ class NCELoss(nn.Module):
         if self.normalize:
             x = F.normalize(x, dim=-1)
             y = F.normalize(y, dim=-1)
-        if logit_scale is None:
-            logits = (x @ y.t()) / self.temperature
-        else:
-            logits = logit_scale.exp().clamp(max=MAX_LOGIT_SCALE) * (x @ y.t())
+        logits = self._scale(logit_scale) * (x @ y.t())
         targets = torch.arange(x.shape[0], device=x.device)
         loss_xy = F.cross_entropy(logits, targets)
         loss_yx = F.cross_entropy(logits.t(), targets)
         return 0.5 * (loss_xy + loss_yx)
+
+    def _scale(self, logit_scale: Tensor | None):
+        if logit_scale is None:
+            return 1.0 / self.temperature
+        return logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
+
+    def _local(self, x: Tensor, y: Tensor, mask: Tensor | None,
+               logit_scale: Tensor | None) -> Tensor:
+        """Local rows (B, D) against gathered columns (W·B, D); see the class docstring."""
+        keep = row_mask("NCELoss", mask, x.shape[0])
+        keep = torch.ones(x.shape[0], dtype=torch.bool, device=x.device) if keep is None else keep
+        if self.normalize:
+            x, y = F.normalize(x, dim=-1), F.normalize(y, dim=-1)
+        x_all, y_all = gather_with_grad(x), gather_with_grad(y)
+        keep_all = gather_with_grad(keep.float()).bool()
+        if not keep_all.any():
+            return connected_zero(x, y)
+        scale = self._scale(logit_scale)
+        blocked = torch.where(keep_all, 0.0, float("-inf"))  # masked rows are not negatives
+        logits_xy = scale * (x @ y_all.t()) + blocked
+        logits_yx = scale * (y @ x_all.t()) + blocked
+        targets = rank() * x.shape[0] + torch.arange(x.shape[0], device=x.device)
+        per_row = (F.cross_entropy(logits_xy, targets, reduction="none")
+                   + F.cross_entropy(logits_yx, targets, reduction="none"))
+        valid = keep_all.sum().clamp(min=1)
+        total = torch.where(keep, per_row, 0.0).sum() + connected_zero(x, y)
+        return 0.5 * world_size() * total / valid
