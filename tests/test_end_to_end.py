@@ -62,3 +62,17 @@ def test_eval_command_reproduces_the_demo_numbers(demo_run):
     assert result.returncode == 0, result.stderr[-2000:]
     after = json.loads((out / "run" / "checkpoint" / "eval_youcook2.json").read_text())
     assert after["metrics"] == before["metrics"]
+
+
+def test_train_command_runs_a_shipped_config(demo_run, tmp_path):
+    out, _ = demo_run
+    result = subprocess.run(
+        [sys.executable, "-m", "mmssl.cli", "train", "--config", "configs/synthetic_avlnet.yaml",
+         f"--data.shards={out / 'shards' / 'howto100m'}", f"--output_dir={tmp_path}",
+         "--data.batch_size=8", "--optim.max_steps=3", "--log_every=1", "--no-progress"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert {"loss_vt", "loss_at", "loss_vat"} <= set(log[-1])
+    assert (tmp_path / "checkpoint" / "model.safetensors").is_file()
