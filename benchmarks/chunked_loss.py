@@ -1,6 +1,6 @@
 """Time and peak memory of NCELoss against ChunkedNCELoss, forward + backward, on CPU.
 
-    python benchmarks/chunked_loss.py [--sizes 1024 2048 ...] [--chunks 4096 1024]
+    python benchmarks/chunked_loss.py [--sizes 1024 2048 ...] [--chunks 4096 1024 256]
         [--dim 256] [--json benchmarks/results/chunked_loss.json]
 
 Every configuration runs in a fresh subprocess, which reports its best wall time and its
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -50,7 +51,8 @@ def worker(form: str, batch: int, dim: int, chunk: int, repeats: int) -> dict:
         loss_fn(x, y).backward()
         best = min(best, time.perf_counter() - started)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"seconds": round(best, 4), "peak_mib": round(peak - baseline, 1)}
+    return {"seconds": round(best, 4), "peak_mib": round(peak - baseline, 1),
+            "repeats": repeats, "load_avg_1min": os.getloadavg()[0]}
 
 
 def measure(form: str, batch: int, dim: int, chunk: int, max_gib: float) -> dict:
@@ -88,7 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+",
                         default=[1024, 2048, 4096, 8192, 16384, 32768])
-    parser.add_argument("--chunks", type=int, nargs="+", default=[4096, 1024])
+    parser.add_argument("--chunks", type=int, nargs="+", default=[4096, 1024, 256])
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--max-gib", type=float, default=12.0)
     parser.add_argument("--json", default="benchmarks/results/chunked_loss.json")

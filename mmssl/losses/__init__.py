@@ -6,6 +6,7 @@ paper reference, formula and argument shapes. Cross-process negatives come only 
 from mmssl.losses.albef import ALBEFContrastiveLoss
 from mmssl.losses.barlow_twins import BarlowTwinsLoss
 from mmssl.losses.byol import BYOLLoss
+from mmssl.losses.chunked import ChunkedMILNCELoss, ChunkedNCELoss
 from mmssl.losses.margin import MarginContrastiveLoss
 from mmssl.losses.milnce import MILNCELoss
 from mmssl.losses.mms import MaskedMarginSoftmaxLoss
@@ -20,7 +21,8 @@ from mmssl.losses.swav import SwAVLoss
 from mmssl.losses.weighted import resolve_weights, weighted_total
 
 __all__ = [
-    "ALBEFContrastiveLoss", "BYOLLoss", "BarlowTwinsLoss", "FeatureQueue", "MILNCELoss",
+    "ALBEFContrastiveLoss", "BYOLLoss", "BarlowTwinsLoss", "ChunkedMILNCELoss",
+    "ChunkedNCELoss", "FeatureQueue", "MILNCELoss",
     "MarginContrastiveLoss", "MaskedMarginSoftmaxLoss", "MoCoLoss", "NCELoss", "NTXentLoss",
     "SigLIPLoss", "SupConLoss", "SwAVLoss", "momentum_copy", "momentum_update",
     "resolve_weights", "weighted_total",

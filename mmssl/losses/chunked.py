@@ -9,9 +9,11 @@ and left to ordinary autograd.
 
 Memory: O(B·chunk + B·D) — a few chunk×N blocks alive at a time, plus the inputs and
 their gradients; the autograd graph saves only x, y, s and the two lse vectors.
-Trade-off: the score blocks are computed twice (forward, then again in backward), so the
-pass costs one extra (chunk×D)·(D×N) matmul per block, 4 matmuls instead of the plain
-form's 3; the elementwise work (exp, reductions) is the same and stays cache-sized.
+Trade-off: the score blocks are computed twice (forward, then again in backward), so a
+step costs 4 (chunk×D)·(D×N) matmuls per block where the plain form does 3 big ones; the
+elementwise work (4 exps per score) is the same but runs on blocks that stay near the
+cache instead of on several B×B temporaries, so on CPU the net is a speed-up
+(benchmarks/chunked_loss.py).
 """
 
 from __future__ import annotations
@@ -66,16 +68,15 @@ class _RowColLSE(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_row: Tensor, g_col: Tensor):
         x, y, scale, row, col = ctx.saved_tensors
-        grad_x, grad_y = torch.empty_like(x), torch.zeros_like(y)
-        grad_s = x.new_zeros(())
+        grad_x, grad_y, grad_s = torch.empty_like(x), torch.zeros_like(y), x.new_zeros(())
         for rows, block, p in _blocks(x, y, scale, ctx.chunk):
             torch.sub(block, row[rows, None], out=p).exp_().mul_(g_row[rows, None])
             p.addcmul_(block.sub_(col).exp_(), g_col)  # P; block is consumed here
             p_y = torch.mm(p, y)
             grad_x[rows] = p_y * scale
-            grad_y.addmm_(p.t(), x[rows], alpha=scale.item())
+            grad_y.addmm_(p.t(), x[rows])
             grad_s += (x[rows] * p_y).sum()
-        return grad_x, grad_y, grad_s.to(scale.dtype), None
+        return grad_x, grad_y.mul_(scale), grad_s.to(scale.dtype), None
 
 
 def row_col_logsumexp(x: Tensor, y: Tensor, scale: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
@@ -83,12 +84,15 @@ def row_col_logsumexp(x: Tensor, y: Tensor, scale: Tensor, chunk: int) -> tuple[
 
     Args:
         x: (B, D); y: (N, D); scale: 0-dim tensor (may require grad); chunk: rows per block.
+            float16/bfloat16 inputs are computed in float32 (as cross_entropy does).
 
     Returns:
         row (B,) with row_i = log Σ_j e^{l_ij}; col (N,) with col_j = log Σ_i e^{l_ij}.
     """
     if chunk < 1:
         raise ValueError(f"chunked loss: chunk_size must be >= 1, got {chunk}")
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x, y = x.float(), y.float()
     return _RowColLSE.apply(x, y, scale.to(x.dtype), int(chunk))
 
 
@@ -107,7 +111,7 @@ class ChunkedNCELoss(nn.Module):
     Args:
         temperature: τ, used when ``forward`` gets no ``logit_scale``.
         normalize: L2-normalise x and y along the feature dimension first.
-        chunk_size: rows of x per block; peak extra memory ≈ 3·chunk_size·B elements.
+        chunk_size: rows of x per block; two chunk_size×B buffers live at a time.
 
     Shapes:
         x: (B, D); y: (B, D); mask: (B,) bool, optional (False rows are dropped entirely);
@@ -177,7 +181,7 @@ class ChunkedMILNCELoss(nn.Module):
         temperature: if given, scores are divided by it (the reference uses none).
         normalize: L2-normalise v and t first (the reference does not).
         symmetric: row + column denominator (reference) or row only.
-        chunk_size: videos per block; peak extra memory ≈ 3·chunk_size·N elements.
+        chunk_size: videos per block; two chunk_size×N buffers live at a time.
 
     Shapes:
         video: (B, D); text: (B, K, D); text_mask: (B, K) bool, optional. Returns a scalar.
