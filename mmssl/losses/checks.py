@@ -22,6 +22,18 @@ def row_mask(loss: str, mask: Tensor | None, rows: int) -> Tensor | None:
     return mask.to(torch.bool)
 
 
+def kept_pair_rows(loss: str, x: Tensor, y: Tensor, mask: Tensor | None
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    """Check paired (B, D) inputs and a (B,) row mask; return the kept rows of x and y and
+    a zero connected to the inputs (the loss of a batch with no row left)."""
+    check_pair(loss, x, y)
+    zero = connected_zero(x, y)
+    keep = row_mask(loss, mask, x.shape[0])
+    if keep is not None:
+        x, y = x[keep], y[keep]
+    return x, y, zero
+
+
 def connected_zero(*tensors: Tensor) -> Tensor:
     """A scalar zero that depends on every input, so ``backward`` works on an empty batch
     (and gives zero gradients)."""

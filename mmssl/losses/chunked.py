@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmssl.losses.checks import check_pair, connected_zero, row_mask
+from mmssl.losses.checks import connected_zero, kept_pair_rows
 from mmssl.losses.nce import MAX_LOGIT_SCALE
 
 DEFAULT_CHUNK = 4096
@@ -130,11 +130,7 @@ class ChunkedNCELoss(nn.Module):
     def forward(self, x: Tensor, y: Tensor, mask: Tensor | None = None,
                 logit_scale: Tensor | None = None) -> Tensor:
         """Compute the loss; arguments and empty-batch behaviour as in NCELoss.forward."""
-        check_pair("ChunkedNCELoss", x, y)
-        zero = connected_zero(x, y)
-        keep = row_mask("ChunkedNCELoss", mask, x.shape[0])
-        if keep is not None:
-            x, y = x[keep], y[keep]
+        x, y, zero = kept_pair_rows("ChunkedNCELoss", x, y, mask)
         if x.shape[0] < 1:
             return zero
         if self.normalize:

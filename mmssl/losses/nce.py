@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.distributed import gather_with_grad, rank, world_size
-from mmssl.losses.checks import check_pair, connected_zero, row_mask
+from mmssl.losses.checks import check_pair, connected_zero, kept_pair_rows, row_mask
 
 MAX_LOGIT_SCALE = 100.0
 
@@ -83,10 +83,7 @@ class NCELoss(nn.Module):
         check_pair("NCELoss", x, y)
         if self.local_loss and world_size() > 1:
             return self._local(x, y, mask, logit_scale)
-        zero = connected_zero(x, y)
-        keep = row_mask("NCELoss", mask, x.shape[0])
-        if keep is not None:
-            x, y = x[keep], y[keep]
+        x, y, zero = kept_pair_rows("NCELoss", x, y, mask)
         if x.shape[0] < 1:
             return zero
         if self.normalize:

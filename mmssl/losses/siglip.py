@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmssl.losses.checks import check_pair, connected_zero, row_mask
+from mmssl.losses.checks import kept_pair_rows
 
 
 class SigLIPLoss(nn.Module):
@@ -82,11 +82,7 @@ class SigLIPLoss(nn.Module):
         Returns:
             Scalar loss; a zero still connected to x and y when no row is kept.
         """
-        check_pair("SigLIPLoss", x, y)
-        zero = connected_zero(x, y)
-        keep = row_mask("SigLIPLoss", mask, x.shape[0])
-        if keep is not None:
-            x, y = x[keep], y[keep]
+        x, y, zero = kept_pair_rows("SigLIPLoss", x, y, mask)
         if x.shape[0] < 1:
             return zero
         log_scale = self.log_scale if log_scale is None else log_scale
