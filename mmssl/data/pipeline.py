@@ -87,10 +87,11 @@ class TrainingClips:
     """MIL-NCE training clips: per sample, ``clips_per_sample`` anchor narrations, each
     with its K neighbouring candidates and the clip cut around it."""
 
-    def __init__(self, config: DataConfig, tokenizer: WordTokenizer, seed: int):
+    def __init__(self, config: DataConfig, tokenizer: WordTokenizer):
+        if config.views not in (1, 2):
+            raise ValueError(f"data.views must be 1 or 2, got {config.views}")
         self.config = config
         self.tokenizer = tokenizer
-        self.seed = seed
         self.cutter = ClipCutter(config.clip_frames, LogMel(n_mels=config.n_mels,
                                  window_ms=config.window_ms, hop_ms=config.hop_ms))
 
@@ -159,7 +160,14 @@ class TrainingStream(torch.utils.data.IterableDataset):
         super().__init__()
         self.config, self.seed, self.rank, self.world = config, seed, rank, world
         self.paths = shard_paths(config.shards)
-        self.clips = TrainingClips(config, tokenizer, seed)
+        readers = world * max(1, config.num_workers)
+        if len(self.paths) < readers:
+            raise ValueError(
+                f"{config.shards}: {len(self.paths)} shards cannot feed {world} process(es) × "
+                f"{max(1, config.num_workers)} loader worker(s); every reader needs a shard of "
+                "its own. Prepare more, smaller shards (--samples-per-shard) or use fewer "
+                "workers.")
+        self.clips = TrainingClips(config, tokenizer)
         self.skip = SkipCounter()
         self.first_epoch = 0
 

@@ -92,3 +92,10 @@ def test_missing_audio_is_masked_and_bad_samples_are_counted(tmp_path):
     assert batch["audio"][by_key["silent"]].abs().sum() == 0
     assert sum(stream.skip.counts.values()) == 1
     assert batch["skipped"] == {"worker": 0, "counts": {"unreadable": 1}}
+
+
+def test_too_few_shards_for_the_readers_is_a_clear_error(tiny_shards):
+    shards = len(shard_paths(tiny_shards["howto100m"]))
+    config = small_config(tiny_shards["howto100m"], num_workers=shards + 1)
+    with pytest.raises(ValueError, match=f"{shards} shards cannot feed 1 process"):
+        TrainingStream(config, TOKENIZER)
