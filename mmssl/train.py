@@ -81,7 +81,9 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
                                   lr=config.optim.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(config.optim.warmup_steps, config.optim.max_steps))
-    method, optimizer, schedule = accelerator.prepare(method, optimizer, schedule)
+    # The schedule is not prepared: Accelerate would step it once per process per step,
+    # running the warm-up and decay num_processes times too fast. Steps are global steps.
+    method, optimizer = accelerator.prepare(method, optimizer)
     stream = TrainingStream(config.data, tokenizer, config.seed, accelerator.process_index,
                             accelerator.num_processes)
     loader = torch.utils.data.DataLoader(stream, batch_size=None,
