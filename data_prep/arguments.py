@@ -7,10 +7,12 @@ import argparse
 from mmssl.config import PrepConfig
 
 
-def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options every converter shares (defaults from :class:`PrepConfig`)."""
+def add_prep_arguments(parser: argparse.ArgumentParser, sources: str = "--videos",
+                       sources_help: str = "video directory or id,path CSV") -> None:
+    """Options every converter shares (defaults from :class:`PrepConfig`); ``sources`` names
+    the option that points at the downloaded media (AudioSet calls it ``--clips``)."""
     defaults = PrepConfig()
-    parser.add_argument("--videos", required=True, help="video directory or id,path CSV")
+    parser.add_argument(sources, required=True, help=sources_help)
     parser.add_argument("--out", required=True, help="output shard directory")
     parser.add_argument("--fps", type=float, default=defaults.fps)
     parser.add_argument("--short-side", type=int, default=defaults.short_side)

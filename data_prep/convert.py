@@ -1,4 +1,9 @@
-"""Turning one source video and its segments into shard samples."""
+"""Turning one source video and its segments into shard samples.
+
+Sources without a video stream are a failure (``no_video_stream``) except for the datasets
+in :data:`AUDIO_ONLY_DATASETS`, whose audio-only files become audio-only samples (AAC in
+mp4, ``num_frames`` 0, ``has_video`` false; see :mod:`mmssl.shard_format`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,13 @@ from dataclasses import dataclass
 
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
-from mmssl.media import AUDIO_RATE, MediaError, VideoEncoding, cut_segments, mp4_bytes
-from mmssl.media.decode import Clip
+from mmssl.media import AUDIO_RATE, MediaError, VideoEncoding, cut_segments, mp4_bytes, probe
+from mmssl.media.decode import Clip, cut_audio_segments
 from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
+
+# Datasets whose sources are often audio-only downloads (AudioSet's .wav/.flac). Listed
+# explicitly so that a video dataset keeps counting a video-less file as a failure.
+AUDIO_ONLY_DATASETS = frozenset({"audioset"})
 
 
 @dataclass(frozen=True)
@@ -29,27 +38,34 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
     valid, failures = _valid_segments(task)
     if not valid:
         return [], failures
+    audio_only = False
     try:
-        clips = cut_segments(task.path, [(s.start, s.end) for s in valid], config.fps,
-                             config.short_side, AUDIO_RATE)
+        audio_only = task.dataset in AUDIO_ONLY_DATASETS and not probe(task.path).has_video
+        clips = _cut(task.path, [(s.start, s.end) for s in valid], config, audio_only)
     except MediaError as error:
         if error.reason != "segment_out_of_range" or len(valid) == 1:
             return [], failures + [Failure(task.video_id, error.reason, error.detail)]
-        return _convert_one_by_one(task, valid, config, failures)
+        return _convert_one_by_one(task, valid, config, failures, audio_only)
     encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
     samples = [_sample(task, spec, clip, encoding, config)
                for spec, clip in zip(valid, clips, strict=True)]
     return samples, failures
 
 
-def _convert_one_by_one(task, valid, config, failures):
+def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig,
+         audio_only: bool) -> list[Clip]:
+    if audio_only:
+        return cut_audio_segments(path, spans, AUDIO_RATE)
+    return cut_segments(path, spans, config.fps, config.short_side, AUDIO_RATE)
+
+
+def _convert_one_by_one(task, valid, config, failures, audio_only=False):
     """Slow path when some segment lies past the end: isolate the bad ones."""
     samples = []
     encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
     for spec in valid:
         try:
-            (clip,) = cut_segments(task.path, [(spec.start, spec.end)], config.fps,
-                                   config.short_side, AUDIO_RATE)
+            (clip,) = _cut(task.path, [(spec.start, spec.end)], config, audio_only)
         except MediaError as error:
             failures.append(Failure(task.video_id, error.reason, error.detail))
             continue
@@ -71,7 +87,8 @@ def _valid_segments(task: VideoTask) -> tuple[list[SegmentSpec], list[Failure]]:
 def _sample(task: VideoTask, spec: SegmentSpec, clip: Clip, encoding: VideoEncoding,
             config: PrepConfig) -> dict:
     audio = None if clip.audio is None else clip.audio[None]
-    num_frames, height, width = clip.frames.shape[:3]
+    has_video = clip.frames is not None
+    num_frames, height, width = clip.frames.shape[:3] if has_video else (0, 0, 0)
     texts = [
         {"start": round(t["start"] - clip.start, 3), "end": round(t["end"] - clip.start, 3),
          "text": t["text"]}
@@ -81,7 +98,7 @@ def _sample(task: VideoTask, spec: SegmentSpec, clip: Clip, encoding: VideoEncod
         "dataset": task.dataset, "video_id": task.video_id, "source": task.path,
         "start": round(clip.start, 3), "end": round(clip.end, 3), "fps": config.fps,
         "num_frames": int(num_frames), "width": int(width), "height": int(height),
-        "has_audio": audio is not None, "audio_rate": AUDIO_RATE,
+        "has_video": has_video, "has_audio": audio is not None, "audio_rate": AUDIO_RATE,
         "texts": texts, "labels": spec.labels,
     }
     return {

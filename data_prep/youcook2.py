@@ -12,67 +12,45 @@ an id,path CSV) works, since files are found by id.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from data_prep.annotations import AnnotationError, collect
 from data_prep.arguments import add_prep_arguments, prep_config
 from data_prep.find_videos import locate_videos
 from data_prep.runner import run_prep
-from data_prep.tasks import SegmentSpec, VideoTask
+from data_prep.segments import StepFormat, build_tasks, read_step_annotations
 from mmssl.config import PrepConfig
 
 DATASET = "youcook2"
 SUBSETS = ("training", "validation")
 
 
+def _record_labels(record: dict) -> dict:
+    return {"recipe_type": str(record["recipe_type"])}
+
+
+def _step_labels(step: dict, index: int) -> dict:
+    return {"segment_id": step.get("id", index)}
+
+
+YOUCOOK2_FORMAT = StepFormat(
+    steps_key="annotations", text_key="sentence", record_labels=_record_labels,
+    step_labels=_step_labels,
+    record_help="keys subset (str), recipe_type, annotations (list)",
+    step_help='{"segment": [start, end], "id": int, "sentence": str}',
+)
+
+
 def read_annotations(path: str | Path, subsets=SUBSETS, strict: bool = False):
-    """Parse the trainval JSON; returns ({video_id: (subset, recipe_type, [segments])},
+    """Parse the trainval JSON; returns ({video_id: (subset, [SegmentSpec])},
     [AnnotationError ...]) for the requested subsets."""
-    path = Path(path)
-    data = json.loads(path.read_text())
-    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
-        raise AnnotationError(path, "<top level>", 'expected {"database": {...}}')
-    videos, errors = {}, []
-    for video_id, record in data["database"].items():
-        try:
-            parsed = _video_record(path, video_id, record)
-        except AnnotationError as error:
-            collect(errors, error, strict)
-            continue
-        if parsed[0] in subsets:
-            videos[video_id] = parsed
-    return videos, errors
-
-
-def _video_record(path: Path, video_id: str, record) -> tuple[str, str, list[SegmentSpec]]:
-    if not isinstance(record, dict) or not {"subset", "recipe_type", "annotations"} <= set(record):
-        raise AnnotationError(path, video_id, "expected keys subset, recipe_type, annotations")
-    subset, recipe_type = record["subset"], str(record["recipe_type"])
-    segments = []
-    for index, step in enumerate(record["annotations"]):
-        try:
-            start, end = (float(x) for x in step["segment"])
-            sentence = str(step["sentence"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise AnnotationError(path, video_id, f"annotation {index}: needs segment [s, e] "
-                                  "and sentence") from error
-        labels = {"subset": subset, "recipe_type": recipe_type, "segment_id": step.get("id", index)}
-        text = {"start": start, "end": end, "text": sentence}
-        segments.append(SegmentSpec(start, end, (text,), labels))
-    return subset, recipe_type, segments
-
-
-def build_tasks(annotations: dict, videos: dict[str, str]) -> list[VideoTask]:
-    return [VideoTask(DATASET, video_id, videos.get(video_id), tuple(segments))
-            for video_id, (_, _, segments) in annotations.items()]
+    return read_step_annotations(path, YOUCOOK2_FORMAT, subsets, strict)
 
 
 def prepare(annotations: str | Path, videos: str | Path, out: str | Path, config: PrepConfig,
             subsets=SUBSETS, strict: bool = False, progress: bool = True) -> dict:
     """The whole conversion; returns the manifest."""
     parsed, errors = read_annotations(annotations, subsets, strict)
-    tasks = build_tasks(parsed, locate_videos(videos))
+    tasks = build_tasks(DATASET, parsed, locate_videos(videos))
     return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress)
 
 

@@ -2,7 +2,7 @@
 
     mmssl demo [--out DIR] [--config configs/demo.yaml] [--train.optim.max_steps=N ...]
     mmssl synth --out DIR [--synth.howto_videos=N ...]
-    mmssl prep howto100m|youcook2 ARGS...      (same as python -m data_prep.<dataset>)
+    mmssl prep howto100m|youcook2|coin|audioset ARGS...   (python -m data_prep.<dataset>)
     mmssl train --config configs/X.yaml [--a.b=c ...]
     mmssl eval youcook2 --checkpoint RUN/checkpoint --shards SHARDS [--windows 10]
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mmssl.config import DemoConfig, EvalConfig, SynthConfig, load_config
 
-PREP_DATASETS = ("howto100m", "youcook2")
+PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset")
 
 
 def main(argv: list[str] | None = None) -> int:

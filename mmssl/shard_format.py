@@ -16,7 +16,9 @@ dots):
 
 ``<key>.mp4``
     The clip, re-encoded: H.264 (yuv420p, fixed GOP so random access is cheap) at the
-    prepared ``fps`` and short side; AAC mono 16 kHz audio when the source had audio.
+    prepared ``fps`` and short side; AAC mono 16 kHz audio when the source had audio. An
+    audio-only sample (a dataset whose sources may lack video, e.g. AudioSet) has the AAC
+    stream alone.
 ``<key>.json``
     UTF-8 JSON object:
 
@@ -24,14 +26,20 @@ dots):
     dataset       ``"howto100m"`` | ``"youcook2"`` | ...
     video_id      source video id (YouTube id for the public datasets)
     source        path of the source file as the converter found it
-    start, end    the clip's span in the source video, seconds (end = start + frames / fps)
+    start, end    the clip's span in the source file, seconds (end = start + frames / fps;
+                  audio-only: the audio's span)
     fps           frame rate of the clip; ``num_frames``, ``width``, ``height`` its geometry
+    has_video     whether the mp4 has a video stream; false for an audio-only sample, whose
+                  ``num_frames``, ``width`` and ``height`` are 0. Missing (shards written
+                  before the field existed) means true.
     has_audio     whether the mp4 has an audio stream; ``audio_rate`` = 16000
     texts         list of ``{"start", "end", "text"}``, times in seconds *relative to the
                   clip's start*, sorted by start (HowTo100M: the ASR narrations inside the
                   clip; YouCook2: one entry, the step sentence spanning the clip)
     labels        dataset-specific dict (HowTo100M: ``task_id``; YouCook2: ``subset``,
-                  ``recipe_type``, ``segment_id``)
+                  ``recipe_type``, ``segment_id``; AudioSet: ``subset``, ``mids``,
+                  ``indices`` (the positive classes' indices, sorted), ``segment``
+                  ([start_seconds, end_seconds] in the YouTube video))
     ============  ==========================================================================
 
 Readers ignore members with other extensions (room for later additions).

@@ -1,7 +1,8 @@
 """Decoding with PyAV: frames resampled to a target rate and size, audio as 16 kHz mono.
 
 One pass over the file serves many segments (:func:`cut_segments`), so a converter that
-cuts twenty clips from one video reads it once. Times are seconds from the container's
+cuts twenty clips from one video reads it once; :func:`cut_audio_segments` does the same
+for a source with no video stream. Times are seconds from the container's
 start. Frame-rate conversion picks, for each output time ``t_k = start + k / fps``, the
 last source frame shown at or before ``t_k`` (what a viewer would see at that instant).
 """
@@ -83,6 +84,35 @@ def cut_segments(
         if audio is not None:
             clip_audio = slice_audio(audio, audio_origin, segment.start, end, audio_rate)
         clips.append(Clip(segment.start, end, np.stack(segment.frames), clip_audio))
+    return clips
+
+
+def cut_audio_segments(
+    source: MediaSource,
+    segments: Sequence[tuple[float, float]],
+    audio_rate: int = AUDIO_RATE,
+) -> list[Clip]:
+    """The audio-only counterpart of :func:`cut_segments`: one :class:`Clip` per segment with
+    ``frames`` None, for a source without a video stream (AudioSet's ``.wav``/``.flac``).
+
+    A segment running past the end of the track ends where the track ends. Raises
+    :class:`MediaError` ``no_video_stream`` (detail: no audio either) when the file has no
+    audio, ``segment_out_of_range`` when a segment starts at or after the track's end.
+    """
+    with open_media(source) as container:
+        if not container.streams.audio:
+            raise MediaError("no_video_stream", source, "and no audio stream either")
+        stream = container.streams.audio[0]
+        origin = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        audio = decode_audio_stream(container, audio_rate, source)
+    track_end = origin + len(audio) / audio_rate
+    clips = []
+    for start, wanted_end in segments:
+        start, end = float(start), min(float(wanted_end), track_end)
+        if end <= start:
+            raise MediaError("segment_out_of_range", source,
+                             f"{start:.2f}-{float(wanted_end):.2f} s, track ends {track_end:.2f} s")
+        clips.append(Clip(start, end, None, slice_audio(audio, origin, start, end, audio_rate)))
     return clips
 
 
