@@ -26,6 +26,8 @@ class SynthConfig:
     youcook_val_videos: int = 44
     youcook_train_videos: int = 8
     youcook_seconds: tuple[float, float] = (30.0, 42.0)
+    coin_videos: int = 24
+    audioset_clips: int = 48
     width: int = 128
     height: int = 96
     fps: float = 16.0

@@ -3,7 +3,7 @@
 Everything lands under one output directory::
 
     world/      the synthetic HowTo100M- and YouCook2-format downloads
-    shards/     howto100m/ and youcook2/ prepared shards (with manifests)
+    shards/     howto100m/, youcook2/, coin/ and audioset/ prepared shards (with manifests)
     run/        training run: config, tokenizer, log.jsonl, checkpoint/ (+ eval results)
     demo_summary.json
 """
@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from data_prep import howto100m, youcook2
+from data_prep import audioset, coin, howto100m, youcook2
 from mmssl.config import DemoConfig, to_dict
 from mmssl.eval.retrieval import evaluate_youcook2, format_table
 from mmssl.synth import generate_world
@@ -42,6 +42,7 @@ def run_demo(config: DemoConfig, out: str | Path, progress: bool = True) -> dict
                     world / "youcook2" / "youcookii_annotations_trainval.json",
                     world / "youcook2" / "videos", shards / "youcook2", config.prep,
                     (config.eval.subset,), progress=progress)
+    others = _prep_coin_and_audioset(stage, world, shards, config, progress)
     config.train.data.shards = str(shards / "howto100m")
     config.train.output_dir = str(out / "run")
     config.eval.shards = str(shards / "youcook2")
@@ -49,11 +50,30 @@ def run_demo(config: DemoConfig, out: str | Path, progress: bool = True) -> dict
     results = stage("eval", evaluate_youcook2, checkpoint, config.eval, progress)
     summary = {
         "seconds": timings, "total_seconds": round(sum(timings.values()), 1),
-        "samples": {"howto100m": howto["total_samples"], "youcook2": youcook["total_samples"]},
-        "skipped": {"howto100m": howto["failed"], "youcook2": youcook["failed"]},
+        "samples": {"howto100m": howto["total_samples"], "youcook2": youcook["total_samples"],
+                    **{name: m["total_samples"] for name, m in others.items()}},
+        "skipped": {"howto100m": howto["failed"], "youcook2": youcook["failed"],
+                    **{name: m["failed"] for name, m in others.items()}},
         "checkpoint": str(checkpoint), "results": results["metrics"], "config": to_dict(config),
     }
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=1))
     print(format_table(results))
     print(f"[demo] total {summary['total_seconds']} s; everything is under {out}")
     return summary
+
+
+def _prep_coin_and_audioset(stage, world: Path, shards: Path, config: DemoConfig,
+                            progress: bool) -> dict:
+    """Shards of the COIN- and AudioSet-format parts of the world (for linear probes)."""
+    manifests = {}
+    if config.synth.coin_videos:
+        manifests["coin"] = stage("prep coin", coin.prepare, world / "coin" / "COIN.json",
+                                  world / "coin" / "videos", shards / "coin", config.prep,
+                                  progress=progress)
+    if config.synth.audioset_clips:
+        root = world / "audioset"
+        manifests["audioset"] = stage(
+            "prep audioset", audioset.prepare, sorted(root.glob("*_segments.csv")),
+            root / "class_labels_indices.csv", root, shards / "audioset", config.prep,
+            progress=progress)
+    return manifests

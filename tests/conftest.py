@@ -11,6 +11,7 @@ from mmssl.config import PrepConfig, SynthConfig
 TINY_WORLD = SynthConfig(
     seed=3, howto_videos=6, youcook_val_videos=3, youcook_train_videos=1,
     howto_seconds=(14.0, 18.0), youcook_seconds=(14.0, 18.0), no_audio_fraction=0.0, workers=2,
+    coin_videos=0, audioset_clips=0,
 )
 TINY_PREP = PrepConfig(samples_per_shard=2, workers=2)
 

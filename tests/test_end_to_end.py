@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 TINY = [
     "--synth.howto_videos=6", "--synth.youcook_val_videos=3", "--synth.youcook_train_videos=0",
     "--synth.howto_seconds=[14, 16]", "--synth.youcook_seconds=[14, 16]",
+    "--synth.coin_videos=4", "--synth.audioset_clips=6",
     "--prep.samples_per_shard=2", "--train.data.batch_size=8", "--train.optim.max_steps=6",
     "--train.optim.warmup_steps=2", "--train.log_every=2", "--train.data.num_workers=1",
     "--train.loss.weights.at=1.0", "--eval.windows=3",
@@ -28,7 +29,9 @@ def demo_run(tmp_path_factory):
 def test_every_stage_leaves_its_outputs(demo_run):
     out, stdout = demo_run
     summary = json.loads((out / "demo_summary.json").read_text())
-    assert set(summary["seconds"]) == {"synth", "prep howto100m", "prep youcook2", "train", "eval"}
+    assert set(summary["seconds"]) == {"synth", "prep howto100m", "prep youcook2", "prep coin",
+                                       "prep audioset", "train", "eval"}
+    assert summary["samples"]["coin"] >= 4 and summary["samples"]["audioset"] == 6
     assert summary["samples"]["howto100m"] == 6 and summary["samples"]["youcook2"] >= 3
     checkpoint = out / "run" / "checkpoint"
     weights = load_file(str(checkpoint / "model.safetensors"))

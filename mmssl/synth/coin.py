@@ -17,15 +17,12 @@ Everything is a deterministic function of ``seed``.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from mmssl.media.encode import VideoEncoding, write_mp4
-from mmssl.synth.generate import VideoJob
-from mmssl.synth.render import render_audio, render_frames
+from mmssl.synth.videos import MediaSettings, VideoJob, write_videos
 from mmssl.synth.world import Event, event_timeline, random_video_id
 
 STEP_TEMPLATE = "move the {color} {shape} {motion}"
@@ -70,32 +67,17 @@ def step_ids() -> dict[str, str]:
     return {label: str(index + 1) for index, label in enumerate(labels)}
 
 
-@dataclass(frozen=True)
-class CoinMedia:
-    """Geometry and rates of the written videos."""
-
-    width: int = 128
-    height: int = 96
-    fps: float = 16.0
-    audio_rate: int = 22050
+DEFAULT_MEDIA = MediaSettings()
 
 
-def write_coin(root: Path, videos: int, seed: int, width: int = 128, height: int = 96,
-               fps: float = 16.0, audio_rate: int = 22050, seconds=(30.0, 42.0),
-               workers: int = 1) -> dict:
+def write_coin(root: Path, videos: int, seed: int, media: MediaSettings = DEFAULT_MEDIA,
+               seconds=(30.0, 42.0), workers: int = 1) -> dict:
     """Write ``COIN.json`` and ``videos/<id>.mp4`` under ``root``; returns counts."""
     root = Path(root)
     (root / "videos").mkdir(parents=True, exist_ok=True)
     database, jobs = coin_database(root / "videos", videos, seed, seconds)
     (root / "COIN.json").write_text(json.dumps({"database": database}))
-    media = CoinMedia(width, height, fps, audio_rate)
-    if workers <= 1:
-        for job in jobs:
-            write_video(job, media)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for future in [pool.submit(write_video, job, media) for job in jobs]:
-                future.result()
+    write_videos(jobs, media, workers)
     subsets = [record["subset"] for record in database.values()]
     return {"coin_videos": len(database), "testing": subsets.count("testing"),
             "steps": sum(len(record["annotation"]) for record in database.values())}
@@ -149,17 +131,3 @@ def _record(video_id: str, task: CoinTask, duration: float, events: list[Event],
         "subset": "testing" if testing else "training", "recipe_type": task.task_id,
         "annotation": annotation,
     }
-
-
-def write_video(job: VideoJob, media: CoinMedia) -> None:
-    """Render and encode one video (a local twin of ``generate._write_video``, which takes a
-    whole :class:`SynthConfig`)."""
-    rng = np.random.default_rng(list(job.seed))
-    frames = render_frames(list(job.events), job.duration, media.fps, media.width,
-                           media.height, rng)
-    audio = render_audio(list(job.events), job.duration, media.audio_rate, rng)
-    encoding = VideoEncoding(fps=media.fps, gop=int(media.fps * 4), preset="ultrafast",
-                             bframes=2)
-    tmp = job.path.with_suffix(".part.mp4")
-    write_mp4(tmp, frames, encoding, audio if job.with_audio else None, media.audio_rate)
-    tmp.replace(job.path)

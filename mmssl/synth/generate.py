@@ -8,6 +8,9 @@ Layout under ``root``::
     howto100m/videos/<id>.mp4         H.264 + AAC (a few with no audio stream)
     youcook2/youcookii_annotations_trainval.json
     youcook2/videos/<subset>/<recipe_type>/<id>.mp4
+    coin/COIN.json, coin/videos/<id>.mp4                  (see mmssl.synth.coin)
+    audioset/*_segments.csv, class_labels_indices.csv, ontology.json, clips/...
+                                                          (see mmssl.synth.audioset)
 
 Everything is a deterministic function of ``SynthConfig.seed``.
 """
@@ -16,18 +19,15 @@ from __future__ import annotations
 
 import csv
 import json
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from mmssl.config import SynthConfig
-from mmssl.media.encode import VideoEncoding, write_mp4
-from mmssl.synth.render import render_audio, render_frames
+from mmssl.synth.audioset import write_audioset
+from mmssl.synth.coin import write_coin
+from mmssl.synth.videos import MediaSettings, VideoJob, write_videos
 from mmssl.synth.world import (
-    Event,
     event_timeline,
     howto_narrations,
     random_video_id,
@@ -37,25 +37,22 @@ from mmssl.synth.world import (
 STOP_WORDS = frozenset("a an the and it is you can see so here this one now while next".split())
 
 
-@dataclass(frozen=True)
-class VideoJob:
-    path: Path
-    events: tuple[Event, ...]
-    duration: float
-    seed: tuple[int, ...]
-    with_audio: bool
-
-
 def generate_world(root: str | Path, config: SynthConfig, progress: bool = True) -> dict:
     """Write both datasets under ``root``; returns counts of what was written."""
     root = Path(root)
     jobs = _howto_jobs(root / "howto100m", config) + _youcook_jobs(root / "youcook2", config)
-    with ProcessPoolExecutor(max_workers=max(1, config.workers)) as pool:
-        futures = [pool.submit(_write_video, job, config) for job in jobs]
-        for future in tqdm(futures, desc="synth: videos", unit="video", disable=not progress):
-            future.result()
-    return {"howto100m_videos": config.howto_videos,
-            "youcook2_videos": config.youcook_val_videos + config.youcook_train_videos}
+    media = MediaSettings(config.width, config.height, config.fps, config.audio_rate)
+    write_videos(jobs, media, config.workers, progress)
+    counts = {"howto100m_videos": config.howto_videos,
+              "youcook2_videos": config.youcook_val_videos + config.youcook_train_videos}
+    if config.coin_videos:
+        write_coin(root / "coin", config.coin_videos, config.seed, media,
+                   workers=config.workers)
+        counts["coin_videos"] = config.coin_videos
+    if config.audioset_clips:
+        write_audioset(root / "audioset", config.audioset_clips, config.seed)
+        counts["audioset_clips"] = config.audioset_clips
+    return counts
 
 
 def _howto_jobs(root: Path, config: SynthConfig) -> list[VideoJob]:
@@ -106,17 +103,6 @@ def _youcook_jobs(root: Path, config: SynthConfig) -> list[VideoJob]:
         jobs.append(VideoJob(path, tuple(events), duration, (config.seed, 2, index), True))
     _write_json(root / "youcookii_annotations_trainval.json", {"database": database})
     return jobs
-
-
-def _write_video(job: VideoJob, config: SynthConfig) -> None:
-    rng = np.random.default_rng(list(job.seed))
-    frames = render_frames(list(job.events), job.duration, config.fps, config.width,
-                           config.height, rng)
-    audio = render_audio(list(job.events), job.duration, config.audio_rate, rng)
-    encoding = VideoEncoding(fps=config.fps, gop=int(config.fps * 4), preset="ultrafast", bframes=2)
-    tmp = job.path.with_suffix(".part.mp4")
-    write_mp4(tmp, frames, encoding, audio if job.with_audio else None, config.audio_rate)
-    tmp.replace(job.path)
 
 
 def _caption_lists(narrations, transform) -> dict:

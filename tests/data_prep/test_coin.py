@@ -12,6 +12,7 @@ from data_prep.annotations import AnnotationError
 from mmssl.config import PrepConfig
 from mmssl.shard_format import decode_meta, read_manifest
 from mmssl.synth.coin import write_coin
+from mmssl.synth.videos import MediaSettings
 
 PREP = PrepConfig(samples_per_shard=4, workers=1)
 
@@ -19,7 +20,8 @@ PREP = PrepConfig(samples_per_shard=4, workers=1)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("coin_world")
-    write_coin(root, videos=6, seed=1, width=64, height=48, fps=8.0, seconds=(9.0, 11.0))
+    write_coin(root, videos=6, seed=1, media=MediaSettings(width=64, height=48, fps=8.0),
+               seconds=(9.0, 11.0))
     return root
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from mmssl.media import cut_segments, probe
 from mmssl.synth.coin import TASKS, coin_database, write_coin
+from mmssl.synth.videos import MediaSettings
 from mmssl.synth.world import COLORS
 
-TINY = {"videos": 8, "seed": 0, "width": 64, "height": 48, "fps": 8.0,
+TINY = {"videos": 8, "seed": 0, "media": MediaSettings(width=64, height=48, fps=8.0),
         "seconds": (12.0, 14.0)}
 RECORD_KEYS = {"duration", "class", "video_url", "start", "end", "subset", "recipe_type",
                "annotation"}
@@ -98,8 +99,9 @@ def test_videos_play_at_coin_paths(world, database):
         path = world / "videos" / f"{video_id}.mp4"
         info = probe(path)
         assert info.has_video and info.has_audio
-        assert (info.width, info.height) == (TINY["width"], TINY["height"])
-        assert info.duration == pytest.approx(record["duration"], abs=1.0 / TINY["fps"] + 0.1)
+        assert (info.width, info.height) == (TINY["media"].width, TINY["media"].height)
+        tolerance = 1.0 / TINY["media"].fps + 0.1
+        assert info.duration == pytest.approx(record["duration"], abs=tolerance)
     assert not list(world.rglob("*.part.mp4"))
 
 

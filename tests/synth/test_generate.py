@@ -21,7 +21,8 @@ from mmssl.synth.world import COLORS, ID_ALPHABET, MOTIONS, SOUNDS, Event
 # the validation split; the tests below also assert that coverage so they cannot go vacuous.
 SMALL = SynthConfig(
     seed=0, howto_videos=4, youcook_val_videos=6, youcook_train_videos=2,
-    howto_seconds=(12.0, 14.0), youcook_seconds=(12.0, 14.0), workers=1,
+    howto_seconds=(12.0, 14.0), youcook_seconds=(12.0, 14.0), workers=1, coin_videos=0,
+    audioset_clips=0,
 )
 ANNOTATION_FILES = (
     "howto100m/caption.json",

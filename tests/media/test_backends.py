@@ -1,0 +1,105 @@
+"""The video backends (PyAV, decord) agree on which frames they pick, and fail the same way.
+
+The source is H.264 with B-frames where frame ``i`` is flat gray at level ``8 * i``, so the
+brightness of an output frame names the source frame it came from.
+"""
+
+import numpy as np
+import pytest
+
+from mmssl.media import MediaError, VideoEncoding, write_mp4
+from mmssl.media.backends import (
+    DEFAULT_BACKEND,
+    decode_segments,
+    get_backend,
+    list_backends,
+    register_backend,
+)
+from mmssl.media.decord_backend import frame_indices
+
+FPS = 10.0
+FRAMES = 30  # 3 s; the last level is 8 * 29 = 232
+OUT_FPS = 7.0  # not a divisor of FPS, so the picking rule matters
+SEGMENTS = [(0.0, 1.5), (1.2, 3.0), (2.5, 4.0)]  # the last runs past the end (3.0 s)
+
+
+def source_index(time: float) -> int:
+    """The source frame on screen at ``time``: the last one starting at or before it."""
+    return int(np.floor(time * FPS + 1e-6))
+
+
+def picked(frames: np.ndarray) -> np.ndarray:
+    """Source frame index of each output frame, read from its gray level."""
+    return np.rint(frames.reshape(len(frames), -1).mean(axis=1) / 8).astype(int)
+
+
+@pytest.fixture(scope="module")
+def gray_mp4(tmp_path_factory) -> str:
+    levels = (8 * np.arange(FRAMES)).astype(np.uint8)
+    frames = np.broadcast_to(levels[:, None, None, None], (FRAMES, 48, 80, 3)).copy()
+    path = tmp_path_factory.mktemp("backends") / "gray.mp4"
+    write_mp4(path, frames, VideoEncoding(fps=FPS, gop=8, bframes=2))
+    return str(path)
+
+
+def expected_indices(start: float, end: float) -> list[int]:
+    times = start + np.arange(int(round((end - start) * OUT_FPS))) / OUT_FPS
+    return [source_index(t) for t in times if t < FRAMES / FPS - 1e-6]
+
+
+def test_registry():
+    assert DEFAULT_BACKEND == "pyav"
+    assert {"pyav", "decord"} <= set(list_backends())
+    with pytest.raises(ValueError, match="already registered"):
+        register_backend("pyav", get_backend("pyav"))
+    with pytest.raises(ValueError, match="unknown video backend 'opencv'"):
+        get_backend("opencv")
+
+
+def test_pyav_picks_last_frame_at_or_before_each_time(gray_mp4):
+    clips = decode_segments(gray_mp4, SEGMENTS, OUT_FPS, short_side=24)
+    for (start, end), frames in zip(SEGMENTS, clips, strict=True):
+        assert frames.shape[1:] == (24, 40, 3) and frames.dtype == np.uint8
+        assert picked(frames).tolist() == expected_indices(start, end)
+
+
+def test_frame_indices_rule():
+    starts = np.array([0.0, 0.1, 0.2, 0.3])
+    times = np.array([-0.05, 0.0, 0.0999, 0.1, 0.25, 0.399, 0.4])
+    # before the first frame: left out; the last frame lasts one interval (to 0.4)
+    assert frame_indices(starts, times).tolist() == [0, 0, 1, 2, 3]
+
+
+def test_decord_matches_pyav(gray_mp4):
+    pytest.importorskip("decord")
+    ours = decode_segments(gray_mp4, SEGMENTS, OUT_FPS, short_side=24, backend="pyav")
+    theirs = decode_segments(gray_mp4, SEGMENTS, OUT_FPS, short_side=24, backend="decord")
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.shape == b.shape
+        assert picked(a).tolist() == picked(b).tolist()
+        assert np.abs(a.astype(int) - b.astype(int)).mean() < 2.0
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_errors_are_media_errors(backend, gray_mp4, tmp_path):
+    if backend == "decord":
+        pytest.importorskip("decord")
+    with pytest.raises(MediaError) as missing:
+        decode_segments(tmp_path / "nope.mp4", [(0.0, 1.0)], OUT_FPS, 24, backend)
+    assert missing.value.reason == "missing_file"
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    with pytest.raises(MediaError) as unreadable:
+        decode_segments(corrupt, [(0.0, 1.0)], OUT_FPS, 24, backend)
+    assert unreadable.value.reason in {"unreadable", "decode_error"}
+    with pytest.raises(MediaError) as late:
+        decode_segments(gray_mp4, [(5.0, 6.0)], OUT_FPS, 24, backend)
+    assert late.value.reason == "segment_out_of_range"
+
+
+def test_decord_refuses_bytes(gray_mp4):
+    pytest.importorskip("decord")
+    with open(gray_mp4, "rb") as handle:
+        data = handle.read()
+    with pytest.raises(TypeError, match="file paths only"):
+        decode_segments(data, [(0.0, 1.0)], OUT_FPS, 24, backend="decord")
