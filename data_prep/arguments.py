@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from data_prep.executors import EXECUTORS, RunOptions, remember_cli_options
 from mmssl.config import PrepConfig
 
 
@@ -19,8 +20,36 @@ def add_prep_arguments(parser: argparse.ArgumentParser, sources: str = "--videos
     parser.add_argument("--samples-per-shard", type=int, default=defaults.samples_per_shard)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--strict", action="store_true", help="stop at the first bad record")
+    add_run_arguments(parser)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the shards are converted (see :mod:`data_prep.executors`)."""
+    group = parser.add_argument_group("execution")
+    group.add_argument("--executor", choices=EXECUTORS, default="process",
+                       help="process: local process pool (--workers); ray: Ray tasks "
+                            "(pip install 'mmssl[ray]')")
+    group.add_argument("--ray-address", default=None,
+                       help="Ray cluster to join (default: RAY_ADDRESS, else start a local one)")
+    group.add_argument("--num-nodes", type=int, default=1,
+                       help="split the shards over this many independent runs (e.g. a Slurm "
+                            "job array); each converts the shards with index %% N == rank")
+    group.add_argument("--node-rank", type=int, default=0, help="this run's rank, 0..N-1")
+    group.add_argument("--manifest-only", action="store_true",
+                       help="convert nothing; write manifest.json once every shard is complete")
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The :class:`RunOptions` parsed by :func:`add_run_arguments`."""
+    return RunOptions(executor=args.executor, ray_address=args.ray_address,
+                      num_nodes=args.num_nodes, node_rank=args.node_rank,
+                      manifest_only=args.manifest_only)
 
 
 def prep_config(args: argparse.Namespace, **extra) -> PrepConfig:
+    """The PrepConfig of the parsed options. Also hands the run options to the next
+    ``run_prep`` (the converters pass only the PrepConfig along)."""
+    if hasattr(args, "executor"):
+        remember_cli_options(run_options(args))
     return PrepConfig(fps=args.fps, short_side=args.short_side,
                       samples_per_shard=args.samples_per_shard, workers=args.workers, **extra)

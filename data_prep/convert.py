@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
-from mmssl.media import AUDIO_RATE, MediaError, VideoEncoding, cut_segments, mp4_bytes, probe
+from mmssl.media import (
+    AUDIO_RATE,
+    MediaError,
+    MediaInfo,
+    VideoEncoding,
+    cut_segments,
+    mp4_bytes,
+    probe,
+)
 from mmssl.media.decode import Clip, cut_audio_segments
 from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
 
@@ -40,7 +48,9 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
         return [], failures
     audio_only = False
     try:
-        audio_only = task.dataset in AUDIO_ONLY_DATASETS and not probe(task.path).has_video
+        info = probe(task.path)
+        _check_sane(info, config, task.path)
+        audio_only = task.dataset in AUDIO_ONLY_DATASETS and not info.has_video
         clips = _cut(task.path, [(s.start, s.end) for s in valid], config, audio_only)
     except MediaError as error:
         if error.reason != "segment_out_of_range" or len(valid) == 1:
@@ -50,6 +60,15 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
     samples = [_sample(task, spec, clip, encoding, config)
                for spec, clip in zip(valid, clips, strict=True)]
     return samples, failures
+
+
+def _check_sane(info: MediaInfo, config: PrepConfig, path: str) -> None:
+    """Refuse, before decoding, sizes and lengths no real download has (a damaged header,
+    or a file that would tie a worker up for hours)."""
+    if info.has_video and not 0 < info.width * info.height <= config.max_pixels:
+        raise MediaError("absurd_resolution", path, f"{info.width}x{info.height}")
+    if info.duration > config.max_seconds:
+        raise MediaError("absurd_duration", path, f"{info.duration:.0f} s")
 
 
 def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig,

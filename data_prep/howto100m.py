@@ -28,9 +28,12 @@ DATASET = "howto100m"
 
 
 def read_captions(path: str | Path, strict: bool = False):
-    """Parse ``caption.json``; returns ({video_id: [narration dicts sorted by start]},
+    """Parse ``caption.json`` (or a folder of per-video ``<video_id>.csv`` files, as some
+    mirrors ship); returns ({video_id: [narration dicts sorted by start]},
     [AnnotationError for each record that does not fit the format])."""
     path = Path(path)
+    if path.is_dir():
+        return _read_caption_csvs(path, strict)
     data = json.loads(path.read_text())
     if not isinstance(data, dict):
         raise AnnotationError(path, "<top level>", "expected an object keyed by video id")
@@ -38,6 +41,23 @@ def read_captions(path: str | Path, strict: bool = False):
     for video_id, record in data.items():
         try:
             captions[video_id] = _narrations(path, video_id, record)
+        except AnnotationError as error:
+            collect(errors, error, strict)
+    return captions, errors
+
+
+def _read_caption_csvs(directory: Path, strict: bool):
+    """``<video_id>.csv`` files with columns ``start,end,text``, one row per narration."""
+    captions, errors = {}, []
+    for csv_path in sorted(directory.glob("*.csv")):
+        with open(csv_path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+        record = {key: [row.get(key) for row in rows] for key in ("start", "end", "text")}
+        try:
+            if not {"start", "end", "text"} <= set(reader.fieldnames or ()):
+                raise AnnotationError(csv_path, csv_path.stem, "expected columns start,end,text")
+            captions[csv_path.stem] = _narrations(csv_path, csv_path.stem, record)
         except AnnotationError as error:
             collect(errors, error, strict)
     return captions, errors
@@ -105,7 +125,8 @@ def prepare(captions: str | Path, videos: str | Path, out: str | Path, config: P
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m data_prep.howto100m", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--captions", required=True, help="caption.json or raw_caption.json")
+    parser.add_argument("--captions", required=True,
+                        help="caption.json, raw_caption.json, or a folder of <id>.csv files")
     parser.add_argument("--task-csv", help="HowTo100M_v1.csv (adds task_id labels)")
     parser.add_argument("--max-sample-seconds", type=float,
                         default=PrepConfig().max_sample_seconds)

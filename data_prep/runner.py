@@ -1,18 +1,21 @@
-"""Running a conversion: videos assigned to shards deterministically, shards converted in
-a process pool, complete shards skipped on a re-run, a manifest written at the end."""
+"""Running a conversion: videos assigned to shards deterministically, shards converted by
+an executor (a local process pool or Ray, see :mod:`data_prep.executors`), optionally only
+this node's share of them, complete shards skipped on a re-run, a manifest written by the
+run that sees every shard complete."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
 from data_prep.convert import Failure, convert_video
+from data_prep.executors import RunOptions, run_calls, take_cli_options
 from data_prep.shard_writer import ShardWriter, write_json_atomic
 from data_prep.tasks import VideoTask
 from mmssl.config import PrepConfig
@@ -63,32 +66,62 @@ def write_shard(tar_path: str, tasks: list[VideoTask], config: PrepConfig) -> di
 
 
 def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, dataset: str,
-             annotation_failures: list[Failure] = (), progress: bool = True) -> dict:
+             annotation_failures: list[Failure] = (), progress: bool = True,
+             run: RunOptions | None = None) -> dict:
     """Convert ``tasks`` into shards under ``out_dir``; returns the manifest.
 
     ``annotation_failures`` (records the converter could not read) are counted in the
-    manifest beside the media failures.
+    manifest beside the media failures. ``run`` picks the executor and this node's share
+    of the shards (default: the options of the command line that built ``config``, else
+    a local process pool converting every shard).
+
+    ``manifest.json`` is written only by a run that finds every planned shard complete
+    after converting its own: with several nodes, whichever finishes last writes it (or
+    ``manifest_only`` writes it later). A run that finds shards missing writes nothing
+    more, says so on stderr and returns the same summary with ``"complete": False``,
+    listing only the complete shards.
     """
+    run = run or take_cli_options()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     planned = plan_shards(tasks, config.samples_per_shard)
     paths = [str(out_dir / shard_name(index)) for index in range(len(planned))]
-    todo = [index for index, path in enumerate(paths) if not is_complete(path)]
     started = time.time()
-    bar = tqdm(total=sum(len(planned[i]) for i in todo), desc=f"prep {dataset}", unit="video",
-               disable=not progress)
-    with ProcessPoolExecutor(max_workers=max(1, config.workers)) as pool:
-        futures = {pool.submit(write_shard, paths[i], planned[i], config): i for i in todo}
-        for future in as_completed(futures):
-            future.result()
-            bar.update(len(planned[futures[future]]))
-    bar.close()
-    manifest = build_manifest(paths, dataset, config, time.time() - started)
+    if not run.manifest_only:
+        todo = [i for i, path in enumerate(paths) if run.owns(i) and not is_complete(path)]
+        _convert([(paths[i], planned[i], config) for i in todo], config, run, dataset, progress)
+    missing = [path for path in paths if not is_complete(path)]
+    if missing and run.manifest_only:
+        raise RuntimeError(f"{out_dir}: {len(missing)} of {len(paths)} shards are not complete "
+                           f"(first: {Path(missing[0]).name}); convert them before writing "
+                           "the manifest")
+    complete = [path for path in paths if is_complete(path)]
+    manifest = build_manifest(complete, dataset, config, time.time() - started)
     annotation_counts = Counter(f.reason for f in annotation_failures)
     manifest["failed"] = dict(Counter(manifest["failed"]) + annotation_counts)
     manifest["annotation_failures"] = [asdict(f) for f in annotation_failures]
+    if missing:
+        _report_waiting(run, len(missing), len(paths))
+        return {**manifest, "complete": False, "planned_shards": len(paths)}
     write_json_atomic(out_dir / MANIFEST_NAME, manifest)
     return manifest
+
+
+def _convert(calls: list[tuple], config: PrepConfig, run: RunOptions, dataset: str,
+             progress: bool) -> None:
+    """Run ``write_shard`` for each ``(path, tasks, config)``; the bar counts videos."""
+    bar = tqdm(total=sum(len(tasks) for _, tasks, _ in calls), desc=f"prep {dataset}",
+               unit="video", disable=not progress)
+    for index, _stats in run_calls(write_shard, calls, run, config.workers):
+        bar.update(len(calls[index][1]))
+    bar.close()
+
+
+def _report_waiting(run: RunOptions, missing: int, planned: int) -> None:
+    print(f"node {run.node_rank} of {run.num_nodes}: done; {missing} of {planned} shards are "
+          "still converting elsewhere (or not started). manifest.json will be written by the "
+          "run that completes the last shard, or rerun with --manifest-only once all are "
+          "complete.", file=sys.stderr)
 
 
 def build_manifest(paths: list[str], dataset: str, config: PrepConfig, seconds: float) -> dict:

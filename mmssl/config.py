@@ -47,6 +47,10 @@ class PrepConfig:
     max_sample_seconds: float = 60.0
     samples_per_shard: int = 16
     workers: int = 2
+    # Checked from the container header before decoding: beyond these a file is skipped
+    # (counted as absurd_resolution / absurd_duration) rather than tying a worker up.
+    max_pixels: int = 7680 * 4320
+    max_seconds: float = 12 * 3600.0
 
 
 @dataclass

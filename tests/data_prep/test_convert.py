@@ -120,3 +120,48 @@ def test_segments_past_the_end_or_empty_are_counted(tiny_world, tmp_path):
                                 tmp_path / "shards", PREP, ("validation",), progress=False)
     assert manifest["total_samples"] == 2
     assert manifest["failed"] == {"segment_out_of_range": 1, "empty_segment": 1}
+
+
+def test_absurd_sizes_and_lengths_are_refused_before_decoding(tiny_world, tmp_path):
+    path = tiny_world / "youcook2" / "youcookii_annotations_trainval.json"
+    videos = tiny_world / "youcook2" / "videos"
+    small = PrepConfig(samples_per_shard=3, workers=1, max_pixels=64 * 48)
+    manifest = youcook2.prepare(path, videos, tmp_path / "a", small, ("validation",),
+                                progress=False)
+    assert manifest["total_samples"] == 0
+    assert set(manifest["failed"]) == {"absurd_resolution"}
+    short = PrepConfig(samples_per_shard=3, workers=1, max_seconds=5.0)
+    manifest = youcook2.prepare(path, videos, tmp_path / "b", short, ("validation",),
+                                progress=False)
+    assert set(manifest["failed"]) == {"absurd_duration"}
+
+
+def test_summary_reports_counts_failures_and_damage(tiny_world, tmp_path):
+    from data_prep.summary import summarize
+
+    annotations = tiny_world / "youcook2" / "youcookii_annotations_trainval.json"
+    manifest = youcook2.prepare(annotations, tiny_world / "youcook2" / "videos", tmp_path,
+                                PREP, ("validation",), progress=False)
+    text = summarize(tmp_path)
+    assert f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards" in text
+    assert "skipped: 0" in text and "INCOMPLETE" not in text
+    stats_path(tmp_path / manifest["shards"][0]["name"]).unlink()
+    assert f"INCOMPLETE on disk: {manifest['shards'][0]['name']}" in summarize(tmp_path)
+
+
+def test_per_video_caption_csvs_read_like_caption_json(tiny_world, tmp_path):
+    import csv
+
+    captions = json.loads((tiny_world / "howto100m" / "raw_caption.json").read_text())
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for video_id, record in captions.items():
+        with open(folder / f"{video_id}.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["start", "end", "text"])
+            writer.writerows(zip(record["start"], record["end"], record["text"], strict=True))
+    (folder / "broken.csv").write_text("begin,finish\n1,2\n")
+    from_json, _ = howto100m.read_captions(tiny_world / "howto100m" / "raw_caption.json")
+    from_csv, errors = howto100m.read_captions(folder)
+    assert from_csv == from_json
+    assert [e.record for e in errors] == ["broken"] and "start,end,text" in str(errors[0])

@@ -1,0 +1,28 @@
+"""A prepared dataset at a glance: ``mmssl prep --summary DIR [DIR ...]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmssl.shard_format import is_complete, read_manifest
+
+
+def summarize(directory: str | Path) -> str:
+    """Shards, samples, failures by reason and settings from ``manifest.json``, plus a
+    check that every listed shard is still complete on disk."""
+    manifest = read_manifest(directory)
+    shards = manifest["shards"]
+    missing = [s["name"] for s in shards if not is_complete(s["path"])]
+    lines = [f"{directory}: {manifest['dataset']}, {manifest['total_samples']} samples in "
+             f"{len(shards)} shards"]
+    failed = manifest.get("failed") or {}
+    total_failed = sum(failed.values())
+    lines.append(f"  skipped: {total_failed}" + "".join(
+        f"\n    {reason}: {count}" for reason, count in sorted(failed.items())))
+    prep = manifest.get("prep", {})
+    lines.append("  prep: " + ", ".join(f"{key}={prep[key]}" for key in
+                                        ("fps", "short_side", "gop", "samples_per_shard")
+                                        if key in prep))
+    if missing:
+        lines.append(f"  INCOMPLETE on disk: {', '.join(missing)} (re-run the conversion)")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""Executors and node splitting give the same shards as one local process pool: Ray (a real
+local runtime) and two nodes run one after the other; a node alone writes only its shards
+and no manifest."""
+
+import argparse
+import tarfile
+
+import pytest
+
+from data_prep import executors, youcook2
+from data_prep.arguments import add_prep_arguments, prep_config
+from data_prep.executors import RunOptions
+from mmssl.shard_format import MANIFEST_NAME, read_manifest
+
+
+def members(tar_path) -> dict[str, bytes]:
+    """Member names and contents (tar headers hold mtimes, so raw bytes may differ)."""
+    with tarfile.open(tar_path) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar}
+
+
+def shard_contents(directory) -> dict[str, dict[str, bytes]]:
+    return {path.name: members(path) for path in sorted(directory.glob("shard-*.tar"))}
+
+
+def shard_list(manifest: dict) -> list[dict]:
+    return [{"name": s["name"], "samples": s["samples"]} for s in manifest["shards"]]
+
+
+def convert(tiny_world, out, *options) -> dict:
+    """The YouCook2 validation command line with the settings of conftest's TINY_PREP."""
+    root = tiny_world / "youcook2"
+    return youcook2.main(["--annotations", str(root / "youcookii_annotations_trainval.json"),
+                          "--videos", str(root / "videos"), "--out", str(out),
+                          "--subset", "validation", "--samples-per-shard", "2",
+                          "--workers", "2", *options])
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_matches_the_process_pool(local_ray, tiny_world, tiny_shards, tmp_path):
+    manifest = convert(tiny_world, tmp_path, "--executor", "ray")
+    expected = read_manifest(tiny_shards["youcook2"])
+    assert shard_list(manifest) == shard_list(expected)
+    assert shard_contents(tmp_path) == shard_contents(tiny_shards["youcook2"])
+    assert local_ray.is_initialized()  # a runtime the caller started is left running
+
+
+def test_two_nodes_match_one(tiny_world, tiny_shards, tmp_path, capsys):
+    expected = shard_contents(tiny_shards["youcook2"])
+    assert len(expected) >= 3
+    first = convert(tiny_world, tmp_path, "--num-nodes", "2", "--node-rank", "0")
+    assert sorted(shard_contents(tmp_path)) == sorted(expected)[0::2]
+    assert not (tmp_path / MANIFEST_NAME).exists() and first["complete"] is False
+    assert "manifest.json will be written by the run that completes" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="shards are not complete"):
+        convert(tiny_world, tmp_path, "--manifest-only")
+
+    convert(tiny_world, tmp_path, "--num-nodes", "2", "--node-rank", "1")
+    assert shard_contents(tmp_path) == expected
+    written = read_manifest(tmp_path)
+    assert shard_list(written) == shard_list(read_manifest(tiny_shards["youcook2"]))
+    assert "complete" not in written
+    (tmp_path / MANIFEST_NAME).unlink()
+    assert shard_list(convert(tiny_world, tmp_path, "--manifest-only")) == shard_list(written)
+
+
+def test_node_options_are_checked():
+    assert [i for i in range(7) if RunOptions(num_nodes=3, node_rank=1).owns(i)] == [1, 4]
+    with pytest.raises(ValueError, match="node rank 2 of 2"):
+        RunOptions(num_nodes=2, node_rank=2)
+    with pytest.raises(ValueError, match="executor 'spark'"):
+        RunOptions(executor="spark")
+
+
+def test_cli_options_reach_one_run_only():
+    parser = argparse.ArgumentParser()
+    add_prep_arguments(parser)
+    args = parser.parse_args(["--videos", "v", "--out", "o", "--executor", "ray",
+                              "--num-nodes", "4", "--node-rank", "3"])
+    prep_config(args)
+    assert executors.take_cli_options() == RunOptions(executor="ray", num_nodes=4, node_rank=3)
+    assert executors.take_cli_options() == RunOptions()
+
+
+def test_missing_ray_names_the_extra(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(ImportError, match=r"pip install 'mmssl\[ray\]'"):
+        list(executors.run_calls(print, [("x",)], RunOptions(executor="ray"), workers=1))
