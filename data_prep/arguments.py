@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from data_prep.executors import EXECUTORS, RunOptions, remember_cli_options
+from data_prep.executors import EXECUTORS, RunOptions
 from mmssl.config import PrepConfig
 
 
@@ -47,9 +47,6 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 
 
 def prep_config(args: argparse.Namespace, **extra) -> PrepConfig:
-    """The PrepConfig of the parsed options. Also hands the run options to the next
-    ``run_prep`` (the converters pass only the PrepConfig along)."""
-    if hasattr(args, "executor"):
-        remember_cli_options(run_options(args))
+    """The PrepConfig of the parsed options (where to run them: :func:`run_options`)."""
     return PrepConfig(fps=args.fps, short_side=args.short_side,
                       samples_per_shard=args.samples_per_shard, workers=args.workers, **extra)

@@ -21,9 +21,10 @@ import argparse
 from pathlib import Path
 
 from data_prep.annotations import AnnotationError, collect
-from data_prep.arguments import add_prep_arguments, prep_config
+from data_prep.arguments import add_prep_arguments, prep_config, run_options
 from data_prep.audioset_files import AudioSetSegment, read_class_labels, read_segments
 from data_prep.clip_files import find_clip, scan_clips
+from data_prep.executors import RunOptions
 from data_prep.runner import run_prep
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
@@ -63,12 +64,14 @@ def build_tasks(segments: list[AudioSetSegment], mid_index: dict[str, int],
 
 
 def prepare(segment_files, labels: str | Path, clips: str | Path, out: str | Path,
-            config: PrepConfig, strict: bool = False, progress: bool = True) -> dict:
+            config: PrepConfig, strict: bool = False, progress: bool = True,
+            run: RunOptions | None = None) -> dict:
     """The whole conversion; returns the manifest."""
     mid_index, _ = read_class_labels(labels)
     segments, errors = read_all_segments([Path(p) for p in segment_files], mid_index, strict)
     tasks = build_tasks(segments, mid_index, scan_clips(clips))
-    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress)
+    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress,
+                    run=run)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_prep_arguments(parser, "--clips", "folder of downloaded clips")
     args = parser.parse_args(argv)
     manifest = prepare(args.segments, args.labels, args.clips, args.out, prep_config(args),
-                       args.strict)
+                       args.strict, run=run_options(args))
     print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
           f"failed: {manifest['failed'] or 'none'}")
     return manifest

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from data_prep.arguments import add_prep_arguments, prep_config
+from data_prep.arguments import add_prep_arguments, prep_config, run_options
+from data_prep.executors import RunOptions
 from data_prep.find_videos import locate_videos
 from data_prep.runner import run_prep
 from data_prep.segments import StepFormat, build_tasks, read_step_annotations
@@ -56,12 +57,14 @@ def read_annotations(path: str | Path, subsets=SUBSETS, strict: bool = False):
 
 
 def prepare(annotations: str | Path, videos: str | Path, out: str | Path, config: PrepConfig,
-            subsets=SUBSETS, strict: bool = False, progress: bool = True) -> dict:
+            subsets=SUBSETS, strict: bool = False, progress: bool = True,
+            run: RunOptions | None = None) -> dict:
     """The whole conversion; returns the manifest (bad records counted as
     ``bad_annotation``, missing videos as ``missing_file``)."""
     parsed, errors = read_annotations(annotations, subsets, strict)
     tasks = build_tasks(DATASET, parsed, locate_videos(videos))
-    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress)
+    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress,
+                    run=run)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_prep_arguments(parser)
     args = parser.parse_args(argv)
     manifest = prepare(args.annotations, args.videos, args.out, prep_config(args),
-                       tuple(args.subset or SUBSETS), args.strict)
+                       tuple(args.subset or SUBSETS), args.strict, run=run_options(args))
     print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
           f"failed: {manifest['failed'] or 'none'}")
     return manifest

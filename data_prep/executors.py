@@ -102,22 +102,3 @@ def import_ray():
     except ImportError as error:
         raise ImportError(RAY_MISSING) from error
     return ray
-
-
-# The converters' command lines build their PrepConfig with ``arguments.prep_config`` and
-# call ``run_prep`` without run options; ``prep_config`` leaves the parsed RunOptions here
-# and the next ``run_prep`` takes them (once, so they never leak into a later run).
-_cli_options: RunOptions | None = None
-
-
-def remember_cli_options(options: RunOptions) -> None:
-    """Hand the command line's options to the next :func:`take_cli_options`."""
-    global _cli_options
-    _cli_options = options
-
-
-def take_cli_options() -> RunOptions:
-    """The options left by :func:`remember_cli_options` (then forgotten), else defaults."""
-    global _cli_options
-    options, _cli_options = _cli_options or RunOptions(), None
-    return options

@@ -18,7 +18,8 @@ import math
 from pathlib import Path
 
 from data_prep.annotations import AnnotationError, collect
-from data_prep.arguments import add_prep_arguments, prep_config
+from data_prep.arguments import add_prep_arguments, prep_config, run_options
+from data_prep.executors import RunOptions
 from data_prep.find_videos import locate_videos
 from data_prep.runner import run_prep
 from data_prep.tasks import SegmentSpec, VideoTask
@@ -114,12 +115,14 @@ def build_tasks(captions: dict, videos: dict[str, str], task_ids: dict[str, int]
 
 
 def prepare(captions: str | Path, videos: str | Path, out: str | Path, config: PrepConfig,
-            task_csv: str | Path | None = None, strict: bool = False, progress: bool = True):
+            task_csv: str | Path | None = None, strict: bool = False, progress: bool = True,
+            run: RunOptions | None = None):
     """The whole conversion; returns the manifest."""
     parsed, errors = read_captions(captions, strict)
     task_ids = read_task_ids(task_csv) if task_csv else {}
     tasks = build_tasks(parsed, locate_videos(videos), task_ids, config.max_sample_seconds)
-    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress)
+    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress,
+                    run=run)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -133,7 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
     add_prep_arguments(parser)
     args = parser.parse_args(argv)
     config = prep_config(args, max_sample_seconds=args.max_sample_seconds)
-    manifest = prepare(args.captions, args.videos, args.out, config, args.task_csv, args.strict)
+    manifest = prepare(args.captions, args.videos, args.out, config, args.task_csv, args.strict,
+                       run=run_options(args))
     print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
           f"failed: {manifest['failed'] or 'none'}")
     return manifest

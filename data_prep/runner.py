@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from data_prep.convert import Failure, convert_video
-from data_prep.executors import RunOptions, run_calls, take_cli_options
+from data_prep.executors import RunOptions, run_calls
 from data_prep.shard_writer import ShardWriter, write_json_atomic
 from data_prep.tasks import VideoTask
 from mmssl.config import PrepConfig
@@ -81,7 +81,7 @@ def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, da
     more, says so on stderr and returns the same summary with ``"complete": False``,
     listing only the complete shards.
     """
-    run = run or take_cli_options()
+    run = run or RunOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     planned = plan_shards(tasks, config.samples_per_shard)

@@ -8,8 +8,9 @@ import tarfile
 import pytest
 
 from data_prep import executors, youcook2
-from data_prep.arguments import add_prep_arguments, prep_config
+from data_prep.arguments import add_prep_arguments, prep_config, run_options
 from data_prep.executors import RunOptions
+from mmssl.config import PrepConfig
 from mmssl.shard_format import MANIFEST_NAME, read_manifest
 
 
@@ -79,14 +80,13 @@ def test_node_options_are_checked():
         RunOptions(executor="spark")
 
 
-def test_cli_options_reach_one_run_only():
+def test_cli_options_parse_into_run_options():
     parser = argparse.ArgumentParser()
     add_prep_arguments(parser)
     args = parser.parse_args(["--videos", "v", "--out", "o", "--executor", "ray",
                               "--num-nodes", "4", "--node-rank", "3"])
-    prep_config(args)
-    assert executors.take_cli_options() == RunOptions(executor="ray", num_nodes=4, node_rank=3)
-    assert executors.take_cli_options() == RunOptions()
+    assert run_options(args) == RunOptions(executor="ray", num_nodes=4, node_rank=3)
+    assert prep_config(args).workers == PrepConfig().workers
 
 
 def test_missing_ray_names_the_extra(monkeypatch):
