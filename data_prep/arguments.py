@@ -6,6 +6,7 @@ import argparse
 
 from data_prep.executors import EXECUTORS, RunOptions
 from mmssl.config import PrepConfig
+from mmssl.media.backends import list_backends
 
 
 def add_prep_arguments(parser: argparse.ArgumentParser, sources: str = "--videos",
@@ -20,6 +21,8 @@ def add_prep_arguments(parser: argparse.ArgumentParser, sources: str = "--videos
     parser.add_argument("--samples-per-shard", type=int, default=defaults.samples_per_shard)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--strict", action="store_true", help="stop at the first bad record")
+    parser.add_argument("--video-backend", choices=list_backends(), default=defaults.video_backend,
+                        help="video decoder (audio always uses PyAV)")
     add_run_arguments(parser)
 
 
@@ -49,4 +52,5 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 def prep_config(args: argparse.Namespace, **extra) -> PrepConfig:
     """The PrepConfig of the parsed options (where to run them: :func:`run_options`)."""
     return PrepConfig(fps=args.fps, short_side=args.short_side,
-                      samples_per_shard=args.samples_per_shard, workers=args.workers, **extra)
+                      samples_per_shard=args.samples_per_shard, workers=args.workers,
+                      video_backend=args.video_backend, **extra)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
 from mmssl.media import (
@@ -20,6 +22,7 @@ from mmssl.media import (
     mp4_bytes,
     probe,
 )
+from mmssl.media.backends import decode_segments
 from mmssl.media.decode import Clip, cut_audio_segments
 from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
 
@@ -46,16 +49,19 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
     valid, failures = _valid_segments(task)
     if not valid:
         return [], failures
-    audio_only = False
     try:
         info = probe(task.path)
         _check_sane(info, config, task.path)
-        audio_only = task.dataset in AUDIO_ONLY_DATASETS and not info.has_video
-        clips = _cut(task.path, [(s.start, s.end) for s in valid], config, audio_only)
+    except MediaError as error:
+        return [], failures + [Failure(task.video_id, error.reason, error.detail)]
+    audio_only = task.dataset in AUDIO_ONLY_DATASETS and not info.has_video
+    try:
+        clips = _cut(task.path, [(s.start, s.end) for s in valid], config, audio_only,
+                     info.has_audio)
     except MediaError as error:
         if error.reason != "segment_out_of_range" or len(valid) == 1:
             return [], failures + [Failure(task.video_id, error.reason, error.detail)]
-        return _convert_one_by_one(task, valid, config, failures, audio_only)
+        return _convert_one_by_one(task, valid, config, failures, audio_only, info.has_audio)
     encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
     samples = [_sample(task, spec, clip, encoding, config)
                for spec, clip in zip(valid, clips, strict=True)]
@@ -72,19 +78,36 @@ def _check_sane(info: MediaInfo, config: PrepConfig, path: str) -> None:
 
 
 def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig,
-         audio_only: bool) -> list[Clip]:
+         audio_only: bool, has_audio: bool = True) -> list[Clip]:
     if audio_only:
         return cut_audio_segments(path, spans, AUDIO_RATE)
-    return cut_segments(path, spans, config.fps, config.short_side, AUDIO_RATE)
+    if config.video_backend == "pyav":
+        return cut_segments(path, spans, config.fps, config.short_side, AUDIO_RATE)
+    frames = decode_segments(path, spans, config.fps, config.short_side, config.video_backend)
+    sounds = (cut_audio_segments(path, spans, AUDIO_RATE) if has_audio
+              else [None] * len(spans))
+    return [_clip(start, images, sound, config.fps)
+            for (start, _), images, sound in zip(spans, frames, sounds, strict=True)]
 
 
-def _convert_one_by_one(task, valid, config, failures, audio_only=False):
+def _clip(start: float, frames: np.ndarray, sound: Clip | None, fps: float) -> Clip:
+    """A clip from another backend's frames and PyAV's audio, the audio cut to the frames'
+    span as :func:`~mmssl.media.cut_segments` does."""
+    end = start + len(frames) / fps
+    audio = None
+    if sound is not None:
+        audio = np.zeros(int(round((end - start) * AUDIO_RATE)), np.float32)
+        audio[: len(sound.audio[: len(audio)])] = sound.audio[: len(audio)]
+    return Clip(start, end, frames, audio)
+
+
+def _convert_one_by_one(task, valid, config, failures, audio_only=False, has_audio=True):
     """Slow path when some segment lies past the end: isolate the bad ones."""
     samples = []
     encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
     for spec in valid:
         try:
-            (clip,) = _cut(task.path, [(spec.start, spec.end)], config, audio_only)
+            (clip,) = _cut(task.path, [(spec.start, spec.end)], config, audio_only, has_audio)
         except MediaError as error:
             failures.append(Failure(task.video_id, error.reason, error.detail))
             continue

@@ -51,6 +51,9 @@ class PrepConfig:
     # (counted as absurd_resolution / absurd_duration) rather than tying a worker up.
     max_pixels: int = 7680 * 4320
     max_seconds: float = 12 * 3600.0
+    # Video decoding backend (mmssl.media.backends): "pyav" (default; measured faster here,
+    # benchmarks/README.md) or "decord" (paths only). Audio is always decoded with PyAV.
+    video_backend: str = "pyav"
 
 
 @dataclass

@@ -165,3 +165,20 @@ def test_per_video_caption_csvs_read_like_caption_json(tiny_world, tmp_path):
     from_csv, errors = howto100m.read_captions(folder)
     assert from_csv == from_json
     assert [e.record for e in errors] == ["broken"] and "start,end,text" in str(errors[0])
+
+
+def test_decord_backend_converts_like_pyav(tiny_world, tmp_path):
+    pytest.importorskip("decord")
+    path = tiny_world / "youcook2" / "youcookii_annotations_trainval.json"
+    videos = tiny_world / "youcook2" / "videos"
+    results = {}
+    for backend in ("pyav", "decord"):
+        config = PrepConfig(samples_per_shard=3, workers=1, video_backend=backend)
+        manifest = youcook2.prepare(path, videos, tmp_path / backend, config, ("validation",),
+                                    progress=False)
+        metas = [decode_meta(raw) for shard in manifest["shards"]
+                 for name, raw in members(tmp_path / backend / shard["name"]).items()
+                 if name.endswith(".json")]
+        results[backend] = sorted((m["video_id"], m["start"], m["num_frames"], m["has_audio"])
+                                  for m in metas)
+    assert results["decord"] == results["pyav"] and results["pyav"]
