@@ -70,3 +70,25 @@ def run_gloo(tmp_path_factory):
         return [torch.load(out / f"rank{rank}.pt") for rank in range(world)]
 
     return run
+
+
+def shard_samples(directory) -> dict:
+    """{shard name: {member: fingerprint}} of a prepared directory: the JSON members' bytes,
+    and for each mp4 its streams and frame count. Encoded bytes are not compared: across
+    processes x264/AAC output can differ by a few bytes (an open question), while
+    which samples exist, where they come from and what they hold must not."""
+    import tarfile
+
+    from mmssl.media import probe
+
+    out = {}
+    for path in sorted(Path(directory).glob("shard-*.tar")):
+        with tarfile.open(path) as tar:
+            members = {m.name: tar.extractfile(m).read() for m in tar}
+        out[path.name] = {name: data if name.endswith(".json") else
+                          _media_fingerprint(probe(data)) for name, data in members.items()}
+    return out
+
+
+def _media_fingerprint(info) -> tuple:
+    return (info.has_video, info.has_audio, info.width, info.height, round(info.duration, 2))

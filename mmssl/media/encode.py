@@ -24,7 +24,8 @@ class VideoEncoding:
     """How video is compressed.
 
     ``gop`` is the keyframe interval in frames: a short GOP keeps random access cheap in the
-    loader at a small cost in size. ``crf``/``preset`` are libx264's quality/speed knobs.
+    loader at a small cost in size. ``crf``/``preset`` are libx264's quality/speed knobs;
+    ``threads`` is fixed (not "auto") so that encoding is reproducible byte for byte.
     """
 
     fps: float
@@ -32,6 +33,9 @@ class VideoEncoding:
     crf: int = 23
     preset: str = "veryfast"
     bframes: int = 0
+    # x264's output depends on its thread count; a fixed count makes a clip's bytes the same
+    # on every machine and executor (parallelism comes from converting many videos at once).
+    threads: int = 1
 
 
 def write_mp4(
@@ -91,6 +95,7 @@ def _add_video_stream(container, frames: np.ndarray, encoding: VideoEncoding):
         "preset": encoding.preset,
         "crf": str(encoding.crf),
         "bf": str(encoding.bframes),
+        "threads": str(encoding.threads),
         # A fixed keyframe interval (no scene-cut keyframes) keeps seeking cost predictable.
         "x264-params": f"keyint={encoding.gop}:min-keyint={encoding.gop}:scenecut=0",
     }

@@ -3,9 +3,9 @@ local runtime) and two nodes run one after the other; a node alone writes only i
 and no manifest."""
 
 import argparse
-import tarfile
 
 import pytest
+from conftest import shard_samples
 
 from data_prep import executors, youcook2
 from data_prep.arguments import add_prep_arguments, prep_config, run_options
@@ -14,14 +14,8 @@ from mmssl.config import PrepConfig
 from mmssl.shard_format import MANIFEST_NAME, read_manifest
 
 
-def members(tar_path) -> dict[str, bytes]:
-    """Member names and contents (tar headers hold mtimes, so raw bytes may differ)."""
-    with tarfile.open(tar_path) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar}
-
-
-def shard_contents(directory) -> dict[str, dict[str, bytes]]:
-    return {path.name: members(path) for path in sorted(directory.glob("shard-*.tar"))}
+def shard_contents(directory) -> dict:
+    return shard_samples(directory)
 
 
 def shard_list(manifest: dict) -> list[dict]:

@@ -5,23 +5,15 @@ import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
+
+from conftest import shard_samples
 
 from data_prep import youcook2
 from mmssl.config import PrepConfig
-from mmssl.shard_format import is_complete, read_manifest, stats_path
+from mmssl.shard_format import is_complete, stats_path
 
 PREP = PrepConfig(samples_per_shard=2, workers=1)
-
-
-def contents(directory) -> dict:
-    """{shard name: {member name: bytes}} of every shard listed in the manifest."""
-    out = {}
-    for shard in read_manifest(directory)["shards"]:
-        with tarfile.open(shard["path"]) as tar:
-            out[shard["name"]] = {m.name: tar.extractfile(m).read() for m in tar}
-    return out
 
 
 def test_sigkill_mid_run_then_rerun_equals_clean_run(tiny_world, tmp_path):
@@ -50,5 +42,5 @@ def test_sigkill_mid_run_then_rerun_equals_clean_run(tiny_world, tmp_path):
     resumed = youcook2.prepare(annotations, videos, out, PREP, ("validation",), progress=False)
     assert resumed["shards"] == clean["shards"]
     assert resumed["total_samples"] == clean["total_samples"]
-    assert contents(out) == contents(tmp_path / "clean")
+    assert shard_samples(out) == shard_samples(tmp_path / "clean")
     assert not list(out.glob("*.partial"))
