@@ -26,6 +26,7 @@ from data_prep.audioset_files import AudioSetSegment, read_class_labels, read_se
 from data_prep.clip_files import find_clip, scan_clips
 from data_prep.executors import RunOptions
 from data_prep.runner import run_prep
+from data_prep.summary import describe
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
 
@@ -84,8 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     manifest = prepare(args.segments, args.labels, args.clips, args.out, prep_config(args),
                        args.strict, run=run_options(args))
-    print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
-          f"failed: {manifest['failed'] or 'none'}")
+    print(describe(manifest))
     return manifest
 
 

@@ -13,14 +13,11 @@ id,path CSV).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from data_prep.arguments import add_prep_arguments, prep_config, run_options
 from data_prep.executors import RunOptions
-from data_prep.find_videos import locate_videos
-from data_prep.runner import run_prep
-from data_prep.segments import StepFormat, build_tasks, read_step_annotations
+from data_prep.segments import StepFormat, read_step_annotations
+from data_prep.step_datasets import prepare_steps, step_main
 from mmssl.config import PrepConfig
 
 DATASET = "coin"
@@ -59,27 +56,14 @@ def read_annotations(path: str | Path, subsets=SUBSETS, strict: bool = False):
 def prepare(annotations: str | Path, videos: str | Path, out: str | Path, config: PrepConfig,
             subsets=SUBSETS, strict: bool = False, progress: bool = True,
             run: RunOptions | None = None) -> dict:
-    """The whole conversion; returns the manifest (bad records counted as
-    ``bad_annotation``, missing videos as ``missing_file``)."""
-    parsed, errors = read_annotations(annotations, subsets, strict)
-    tasks = build_tasks(DATASET, parsed, locate_videos(videos))
-    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress,
-                    run=run)
+    """The whole conversion; returns the manifest."""
+    return prepare_steps(DATASET, COIN_FORMAT, annotations, videos, out, config, subsets,
+                         strict, progress, run)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.coin", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--annotations", required=True, help="COIN.json")
-    parser.add_argument("--subset", choices=SUBSETS, action="append",
-                        help="subsets to convert (repeatable; default both)")
-    add_prep_arguments(parser)
-    args = parser.parse_args(argv)
-    manifest = prepare(args.annotations, args.videos, args.out, prep_config(args),
-                       tuple(args.subset or SUBSETS), args.strict, run=run_options(args))
-    print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
-          f"failed: {manifest['failed'] or 'none'}")
-    return manifest
+    return step_main(DATASET, COIN_FORMAT, SUBSETS, __doc__, argv,
+                     "COIN.json")
 
 
 if __name__ == "__main__":

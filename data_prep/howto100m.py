@@ -22,6 +22,7 @@ from data_prep.arguments import add_prep_arguments, prep_config, run_options
 from data_prep.executors import RunOptions
 from data_prep.find_videos import locate_videos
 from data_prep.runner import run_prep
+from data_prep.summary import describe
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
 
@@ -138,8 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = prep_config(args, max_sample_seconds=args.max_sample_seconds)
     manifest = prepare(args.captions, args.videos, args.out, config, args.task_csv, args.strict,
                        run=run_options(args))
-    print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
-          f"failed: {manifest['failed'] or 'none'}")
+    print(describe(manifest))
     return manifest
 
 

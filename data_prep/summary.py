@@ -7,6 +7,12 @@ from pathlib import Path
 from mmssl.shard_format import is_complete, read_manifest
 
 
+def describe(manifest: dict) -> str:
+    """One line for the end of a conversion: samples, shards, failures by reason."""
+    return (f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
+            f"failed: {manifest['failed'] or 'none'}")
+
+
 def summarize(directory: str | Path) -> str:
     """Shards, samples, failures by reason and settings from ``manifest.json``, plus a
     check that every listed shard is still complete on disk."""

@@ -11,14 +11,11 @@ an id,path CSV) works, since files are found by id.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from data_prep.arguments import add_prep_arguments, prep_config, run_options
 from data_prep.executors import RunOptions
-from data_prep.find_videos import locate_videos
-from data_prep.runner import run_prep
-from data_prep.segments import StepFormat, build_tasks, read_step_annotations
+from data_prep.segments import StepFormat, read_step_annotations
+from data_prep.step_datasets import prepare_steps, step_main
 from mmssl.config import PrepConfig
 
 DATASET = "youcook2"
@@ -51,25 +48,13 @@ def prepare(annotations: str | Path, videos: str | Path, out: str | Path, config
             subsets=SUBSETS, strict: bool = False, progress: bool = True,
             run: RunOptions | None = None) -> dict:
     """The whole conversion; returns the manifest."""
-    parsed, errors = read_annotations(annotations, subsets, strict)
-    tasks = build_tasks(DATASET, parsed, locate_videos(videos))
-    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress,
-                    run=run)
+    return prepare_steps(DATASET, YOUCOOK2_FORMAT, annotations, videos, out, config, subsets,
+                         strict, progress, run)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.youcook2", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--annotations", required=True)
-    parser.add_argument("--subset", choices=SUBSETS, action="append",
-                        help="subsets to convert (repeatable; default both)")
-    add_prep_arguments(parser)
-    args = parser.parse_args(argv)
-    manifest = prepare(args.annotations, args.videos, args.out, prep_config(args),
-                       tuple(args.subset or SUBSETS), args.strict, run=run_options(args))
-    print(f"{manifest['total_samples']} samples in {len(manifest['shards'])} shards; "
-          f"failed: {manifest['failed'] or 'none'}")
-    return manifest
+    return step_main(DATASET, YOUCOOK2_FORMAT, SUBSETS, __doc__, argv,
+                     "youcookii_annotations_trainval.json")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""The conversion and command line shared by step-annotated datasets (YouCook2, COIN):
+the same steps, only the :class:`~data_prep.segments.StepFormat` differs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from data_prep.arguments import add_prep_arguments, prep_config, run_options
+from data_prep.executors import RunOptions
+from data_prep.find_videos import locate_videos
+from data_prep.runner import run_prep
+from data_prep.segments import StepFormat, build_tasks, read_step_annotations
+from data_prep.summary import describe
+from mmssl.config import PrepConfig
+
+
+def prepare_steps(dataset: str, fmt: StepFormat, annotations: str | Path, videos: str | Path,
+                  out: str | Path, config: PrepConfig, subsets, strict: bool = False,
+                  progress: bool = True, run: RunOptions | None = None) -> dict:
+    """Annotations → tasks (videos found by id) → shards; returns the manifest. Bad records
+    are counted as ``bad_annotation`` (raised when ``strict``), missing videos as
+    ``missing_file``."""
+    parsed, errors = read_step_annotations(annotations, fmt, subsets, strict)
+    tasks = build_tasks(dataset, parsed, locate_videos(videos))
+    return run_prep(tasks, out, config, dataset, [e.as_failure() for e in errors], progress,
+                    run=run)
+
+
+def step_main(dataset: str, fmt: StepFormat, subsets: tuple[str, ...], doc: str,
+              argv: list[str] | None, annotations_help: str) -> dict:
+    """``python -m data_prep.<dataset> --annotations FILE --videos DIR --out DIR``."""
+    parser = argparse.ArgumentParser(prog=f"python -m data_prep.{dataset}", description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--annotations", required=True, help=annotations_help)
+    parser.add_argument("--subset", choices=subsets, action="append",
+                        help="subsets to convert (repeatable; default all)")
+    add_prep_arguments(parser)
+    args = parser.parse_args(argv)
+    manifest = prepare_steps(dataset, fmt, args.annotations, args.videos, args.out,
+                             prep_config(args), tuple(args.subset or subsets), args.strict,
+                             run=run_options(args))
+    print(describe(manifest))
+    return manifest
