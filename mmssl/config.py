@@ -136,7 +136,6 @@ class TrainConfig:
     output_dir: str = "runs/train"
     mixed_precision: str = "no"
     log_every: int = 20
-    checkpoint_every: int = 0
     threads: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
