@@ -5,8 +5,28 @@ attribute. Importing this package registers them::
 
     from mmssl.models import VIDEO_ENCODERS
     encoder = VIDEO_ENCODERS.build("tiny3d", width=32)
+    VIDEO_ENCODERS.list()   # every registered name
+
+Families (one file each; ``*_tiny`` variants keep the layout at a small width):
+
+- video: ``tiny3d``; ``s3d`` (MIL-NCE); ``r3d_18``, ``mc3_18``, ``r2plus1d_18``;
+  ``swin3d_t``; ``tsm_resnet50`` (MMV); ``framewise_resnet50``.
+- audio (log-mel): ``tiny_audio``; ``audio_resnet18``, ``audio_resnet50`` (MMV);
+  ``davenet`` (AVLnet); ``audio_transformer``.
+- text: ``word_maxpool`` (MIL-NCE/MMV, optional frozen word vectors); ``hf`` (a local
+  HuggingFace transformers directory).
 """
 
+from mmssl.models import (  # noqa: F401  (importing registers the encoders)
+    audio_resnet,
+    audio_transformer,
+    davenet,
+    hf_text,
+    s3d,
+    swin3d,
+    video_frames,
+    video_resnets,
+)
 from mmssl.models.audio import TinyAudioEncoder
 from mmssl.models.registries import AUDIO_ENCODERS, TEXT_ENCODERS, VIDEO_ENCODERS
 from mmssl.models.text import WordMaxPoolEncoder

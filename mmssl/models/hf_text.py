@@ -1,0 +1,101 @@
+"""Any HuggingFace ``transformers`` encoder from a local directory as the text tower.
+
+The directory is what ``save_pretrained`` writes (``config.json`` plus
+``model.safetensors`` or ``pytorch_model.bin``) next to the model's tokenizer
+(``tokenizer.json``, or files ``AutoTokenizer`` can convert); nothing is downloaded.
+Its tokenizer is :class:`mmssl.data.tokenizer.SubwordTokenizer`, which writes token id
+``i`` as ``i + 1`` so that 0 means padding everywhere in the batch contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import Tensor, nn
+
+from mmssl.models.registries import TEXT_ENCODERS
+
+POOLINGS = ("mean", "cls")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+
+
+def check_hf_directory(path: str | Path) -> Path:
+    """``path`` as a directory holding a config and weights, or a clear error naming
+    what is missing."""
+    path = Path(path) if path else Path("")
+    if not str(path) or not path.is_dir():
+        raise FileNotFoundError(f"HuggingFace model directory {str(path)!r} not found (set "
+                                "model.hf_text_dir to a directory written by save_pretrained)")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path / 'config.json'} not found: a HuggingFace model "
+                                "directory needs config.json")
+    if not any((path / name).is_file() for name in WEIGHT_FILES):
+        raise FileNotFoundError(f"no weights in {path}: expected one of {', '.join(WEIGHT_FILES)}")
+    return path
+
+
+@TEXT_ENCODERS.register("hf")
+class HFTextEncoder(nn.Module):
+    """A transformers encoder, pooled over its valid tokens.
+
+    Input ``(B, L)`` ids from :class:`~mmssl.data.tokenizer.SubwordTokenizer` (model id
+    + 1, 0 = padding); output ``(B, hidden_size)``. With h (B, L, D) the last hidden
+    states and m the attention mask::
+
+        mean:  out[b] = Σ_l m[b,l] h[b,l] / Σ_l m[b,l]
+        cls:   out[b] = h[b, 0]          (the first token, [CLS] for BERT-like models)
+
+    A row with no token gives zeros. ``freeze`` stops its gradients and keeps it in eval
+    mode (no dropout) whatever ``train()`` says.
+    """
+
+    def __init__(self, path: str, pooling: str = "mean", freeze: bool = False,
+                 gradient_checkpointing: bool = False) -> None:
+        super().__init__()
+        from transformers import AutoModel
+
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown text pooling {pooling!r}; known: {POOLINGS}")
+        self.model = AutoModel.from_pretrained(str(check_hf_directory(path)),
+                                               local_files_only=True)
+        self.pooling, self.freeze = pooling, freeze
+        self.pad_id = self.model.config.pad_token_id or 0
+        self.out_dim = self.model.config.hidden_size
+        self.gradient_checkpointing = gradient_checkpointing
+        if freeze:
+            self.model.requires_grad_(False)
+            self.model.eval()
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return self.model.is_gradient_checkpointing
+
+    @gradient_checkpointing.setter
+    def gradient_checkpointing(self, enabled: bool) -> None:
+        if enabled:
+            self.model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+        elif self.model.is_gradient_checkpointing:
+            self.model.gradient_checkpointing_disable()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze:
+            self.model.eval()
+        return self
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``(B, L)`` long -> ``(B, hidden_size)``."""
+        mask = tokens != 0
+        empty = ~mask.any(dim=1)
+        # An all-padding row would attend to nothing; give it one token, then zero it.
+        attend = mask.clone()
+        attend[:, :1] |= empty[:, None]
+        ids = (tokens - 1).clamp(min=0).masked_fill(~mask, self.pad_id)
+        hidden = self.model(input_ids=ids, attention_mask=attend.long()).last_hidden_state
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return pooled.masked_fill(empty[:, None], 0.0)
