@@ -81,8 +81,20 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Encoders by registered name, and the embedding spaces (``space``: shared | disjoint
-    | fac, see ``mmssl/models/spaces.py``) with their heads (``head``: linear | mlp)."""
+    """Encoders by registered name (``mmssl.models``: ``VIDEO_ENCODERS.list()`` etc.), and
+    the embedding spaces (``space``: shared | disjoint | fac, see ``mmssl/models/spaces.py``)
+    with their heads (``head``: linear | mlp).
+
+    ``*_width`` size the tiny encoders (the real-size ones have fixed widths).
+    ``*_weights``: a local file to start each encoder from (torchvision ``.pth``,
+    ``.safetensors`` or an mmssl checkpoint directory; see ``mmssl/models/weights.py``).
+    ``word_vectors``: a GloVe / word2vec text file for ``word_maxpool`` (its vectors must be
+    ``word_dim`` long), frozen when ``freeze_word_vectors``. ``hf_text_dir``: a local
+    HuggingFace directory for ``text_encoder: hf`` (its tokenizer replaces ours), pooled by
+    ``text_pooling`` (mean | cls), frozen when ``freeze_text``.
+    ``gradient_checkpointing``: recompute activations in backward, in every encoder that
+    supports it (all but tiny3d, tiny_audio and word_maxpool).
+    """
 
     video_encoder: str = "tiny3d"
     audio_encoder: str = "tiny_audio"
@@ -95,6 +107,15 @@ class ModelConfig:
     vat_dim: int = 128
     space: str = "fac"
     head: str = "linear"
+    video_weights: str = ""
+    audio_weights: str = ""
+    text_weights: str = ""
+    word_vectors: str = ""
+    freeze_word_vectors: bool = True
+    hf_text_dir: str = ""
+    text_pooling: str = "mean"
+    freeze_text: bool = False
+    gradient_checkpointing: bool = False
 
 
 @dataclass
