@@ -77,6 +77,10 @@ class DataConfig:
     n_mels: int = 40
     window_ms: float = 25.0
     hop_ms: float = 10.0
+    # Resampled-shard mode: {shards directory: weight}. When set, ``shards`` is ignored and
+    # every reader draws shards with replacement, directory d with probability ∝ weight_d
+    # (open_clip's ``--dataset-resampled``); there are no epochs then.
+    mix: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,11 +145,23 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
+    """``optimizer``: adamw | lars | sgd (weight decay never on norms or biases).
+    ``schedule``: cosine | linear | constant, after ``warmup_steps`` of linear warm-up.
+    ``accumulation_steps``: loader batches per optimiser step; the loss still sees the
+    whole accumulated batch as negatives (features cached, then recomputed per micro-batch).
+    """
+
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
     max_steps: int = 650
     grad_clip: float = 1.0
+    optimizer: str = "adamw"
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9
+    lars_trust: float = 0.001
+    schedule: str = "cosine"
+    accumulation_steps: int = 1
 
 
 @dataclass
@@ -158,6 +174,16 @@ class TrainConfig:
     mixed_precision: str = "no"
     log_every: int = 20
     threads: int = 0
+    # Resumable checkpoints under ``<output_dir>/checkpoints/step-N`` every this many steps
+    # (0: none), the newest ``keep_checkpoints`` kept; ``resume``: "latest" or a step dir.
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    resume: str = ""
+    tensorboard: bool = True
+    # Zero-shot YouCook2 retrieval every ``eval_every`` steps when ``eval_shards`` is set.
+    eval_every: int = 0
+    eval_shards: str = ""
+    eval_windows: int = 3
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -166,12 +192,24 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Zero-shot retrieval with the MIL-NCE protocol: ``windows`` clips per segment."""
+    """Evaluation (``mmssl/eval``). Zero-shot retrieval with the MIL-NCE protocol on
+    ``shards``: ``windows`` clips averaged per segment of ``subset``, or the rows of
+    ``clip_list`` (CSV ``end,start,task,text,video_id``; a row matches the segment of its
+    video starting within ``clip_tolerance`` s). ``coin_shards`` / ``audioset_shards``, when
+    set, add linear probes and zero-shot classification (``probe_windows`` per segment;
+    AudioSet class names for prompts from ``audioset_class_names``, a
+    ``class_labels_indices.csv``)."""
 
     shards: str = ""
     windows: int = 10
     batch_size: int = 64
     subset: str = "validation"
+    clip_list: str = ""
+    clip_tolerance: float = 1.0
+    coin_shards: str = ""
+    audioset_shards: str = ""
+    probe_windows: int = 4
+    audioset_class_names: str = ""
 
 
 def demo_train_config() -> TrainConfig:

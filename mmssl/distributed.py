@@ -61,3 +61,21 @@ def gather_with_grad(x: Tensor, group: dist.ProcessGroup | None = None) -> Tenso
 
     parts = all_gather(x) if group is None else all_gather(x, group=group)
     return torch.cat(parts, dim=0)
+
+
+def gather_features(features: dict[str, Tensor]) -> dict[str, Tensor]:
+    """:func:`gather_with_grad` applied to every per-sample entry of a method's features.
+
+    Entries of shape (B, ...) become (W·B, ...) in rank order; boolean masks travel as
+    floats and come back boolean; 0-dim entries (shared parameters such as CLIP's
+    ``logit_scale``) are the same on every process and are returned as they are.
+    """
+    out = {}
+    for key, value in features.items():
+        if value.ndim == 0:
+            out[key] = value
+        elif value.dtype == torch.bool:
+            out[key] = gather_with_grad(value.float()).bool()
+        else:
+            out[key] = gather_with_grad(value)
+    return out

@@ -54,12 +54,19 @@ def shard_paths(directory: str) -> list[str]:
 def rank_and_worker_split(paths: list[str], seed: int, epoch: int, rank: int,
                           world: int) -> Iterator[dict]:
     """This rank's and this worker's shards for ``epoch``, in a per-epoch shuffled order."""
-    order = list(paths)
-    random.Random(seed * 1_000_003 + epoch).shuffle(order)
     info = torch.utils.data.get_worker_info()
     worker, workers = (info.id, info.num_workers) if info else (0, 1)
-    for url in order[rank::world][worker::workers]:
+    for url in reader_shards(paths, seed, epoch, rank, world, worker, workers):
         yield {"url": url}
+
+
+def reader_shards(paths: list[str], seed: int, epoch: int, rank: int, world: int, worker: int,
+                  workers: int) -> list[str]:
+    """The shards one reader (rank, worker) reads in ``epoch``: the epoch's shuffled order,
+    every ``world``-th from ``rank``, then every ``workers``-th from ``worker``."""
+    order = list(paths)
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return order[rank::world][worker::workers]
 
 
 def open_samples(samples, skip: SkipCounter) -> Iterator[OpenSample]:
@@ -153,46 +160,148 @@ class TrainingStream(torch.utils.data.IterableDataset):
 
     Epoch e reads this rank's shards in the order of seed ``(seed, e)``; epochs follow one
     another inside the stream, so DataLoader workers and shuffle buffers live across them.
+    Because the stream never ends, every rank takes exactly as many batches as the loop
+    asks for (no rank runs dry first and hangs the others in a collective), whatever the
+    number of samples in its shards.
+
+    With ``config.mix`` ({directory: weight}) the stream is *resampled*: each reader draws
+    shards with replacement, a shard of directory d with probability ∝ weight_d.
+
+    ``start_batch``: the data position to resume from — how many batches this rank's
+    DataLoader already handed out. The loader takes batches from its workers in turn, so
+    worker w regenerates and drops its share of them (:func:`batches_before`) before
+    yielding; the stream then continues exactly where it stopped.
     """
 
     def __init__(self, config: DataConfig, tokenizer: WordTokenizer, seed: int = 0,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, start_batch: int = 0):
         super().__init__()
         self.config, self.seed, self.rank, self.world = config, seed, rank, world
-        self.paths = shard_paths(config.shards)
+        self.start_batch = start_batch
+        self.sources = mix_sources(config)
+        self.paths = [path for paths, _ in self.sources for path in paths]
         readers = world * max(1, config.num_workers)
-        if len(self.paths) < readers:
+        if not config.mix and len(self.paths) < readers:
             raise ValueError(
                 f"{config.shards}: {len(self.paths)} shards cannot feed {world} process(es) × "
                 f"{max(1, config.num_workers)} loader worker(s); every reader needs a shard of "
-                "its own. Prepare more, smaller shards (--samples-per-shard) or use fewer "
-                "workers.")
+                "its own. Prepare more, smaller shards (--samples-per-shard), use fewer "
+                "workers, or use resampled shards (data.mix).")
         self.clips = TrainingClips(config, tokenizer)
         self.skip = SkipCounter()
         self.first_epoch = 0
 
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
-        worker = info.id if info else 0
+        workers = info.num_workers if info else 1
+        # A DataLoader asks its workers in turn starting from worker 0, but after
+        # start_batch batches it is worker (start_batch mod workers)'s turn: DataLoader
+        # worker i plays the part of worker (i + start_batch) mod workers of the first run.
+        worker = ((info.id if info else 0) + self.start_batch) % workers
         rng = random.Random(hash((self.seed, self.first_epoch, self.rank, worker)))
-        clips = wds.shuffle(self.config.shuffle_buffer, rng=rng)(self._epochs(rng))
-        batches = wds.batched(self.config.batch_size, collation_fn=collate, partial=False)(clips)
-        for batch in batches:
+        clips = wds.shuffle(self.config.shuffle_buffer, rng=rng)(self._clips(rng, worker, workers))
+        to_skip = batches_before(self.start_batch, worker, workers)
+        for index, items in enumerate(_groups(clips, self.config.batch_size)):
+            if index < to_skip:  # already trained on before the resume
+                continue
+            batch = collate(items)
             # Skips are counted in the worker; each batch carries that worker's running
             # totals so the training loop can log them.
             batch["skipped"] = {"worker": worker, "counts": dict(self.skip.counts)}
             yield batch
 
-    def _epochs(self, rng: random.Random) -> Iterator[dict]:
+    def _clips(self, rng: random.Random, worker: int, workers: int) -> Iterator[dict]:
+        if self.config.mix:
+            url_rng = random.Random(hash((self.seed, "shards", self.rank, worker)))
+            return self._clips_from(resampled_urls(self.sources, url_rng), rng, "resampled")
+        return self._epochs(rng, worker, workers)
+
+    def _epochs(self, rng: random.Random, worker: int, workers: int) -> Iterator[dict]:
         for epoch in itertools.count(self.first_epoch):
-            urls = rank_and_worker_split(self.paths, self.seed, epoch, self.rank, self.world)
-            raw = wds.tarfile_to_samples(handler=self.skip.handler)(urls)
-            samples = open_samples(wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw),
-                                   self.skip)
-            produced = 0
-            for clip in self.clips(samples, rng, self.skip):
-                produced += 1
-                yield clip
-            if not produced:
-                raise RuntimeError(f"{self.config.shards}: epoch {epoch} gave no clip for rank "
-                                   f"{self.rank}; skipped: {self.skip.counts}")
+            urls = ({"url": url} for url in reader_shards(
+                self.paths, self.seed, epoch, self.rank, self.world, worker, workers))
+            yield from self._clips_from(urls, rng, f"epoch {epoch}")
+
+    def _clips_from(self, urls, rng: random.Random, what: str) -> Iterator[dict]:
+        raw = wds.tarfile_to_samples(handler=self.skip.handler)(urls)
+        samples = open_samples(wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw), self.skip)
+        produced = 0
+        for clip in self.clips(samples, rng, self.skip):
+            produced += 1
+            yield clip
+        if not produced:
+            raise RuntimeError(f"{self.config.shards or self.config.mix}: {what} gave no clip "
+                               f"for rank {self.rank}; skipped: {self.skip.counts}")
+
+
+def _groups(items: Iterator, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items; an incomplete last group is dropped."""
+    group = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+
+
+def batches_before(start: int, worker: int, workers: int) -> int:
+    """How many of a DataLoader's first ``start`` batches came from ``worker``.
+
+    A DataLoader over an IterableDataset takes batch n from worker ``n mod workers``, so
+    the count is ``|{n < start : n ≡ worker (mod workers)}| = max(0, ⌈(start − worker) /
+    workers⌉)``.
+    """
+    return max(0, -(-(start - worker) // workers))
+
+
+def mix_sources(config: DataConfig) -> list[tuple[list[str], float]]:
+    """``[(shard paths, weight), ...]``: ``config.mix`` when set, else ``config.shards``
+    with weight 1. A directory with no shards or a weight ≤ 0 is an error."""
+    mix = config.mix or {config.shards: 1.0}
+    sources = []
+    for directory, weight in mix.items():
+        if float(weight) <= 0:
+            raise ValueError(f"data.mix: weight of {directory} must be > 0, got {weight}")
+        paths = shard_paths(directory)
+        if not paths:
+            raise ValueError(f"{directory}: the manifest lists no shard with samples")
+        sources.append((paths, float(weight)))
+    return sources
+
+
+def resampled_urls(sources: list[tuple[list[str], float]], rng: random.Random
+                   ) -> Iterator[dict]:
+    """Endless shard draws with replacement: a source with probability ∝ its weight, then
+    one of its shards uniformly."""
+    weights = [weight for _, weight in sources]
+    while True:
+        paths, _ = rng.choices(sources, weights=weights)[0]
+        yield {"url": rng.choice(paths)}
+
+
+def data_plan(config: DataConfig, world: int, seed: int = 0) -> dict:
+    """What each rank and worker reads in epoch 0 (from the manifests, nothing decoded).
+
+    ``clips`` per rank is the upper bound samples × clips_per_sample (a sample with fewer
+    narrations gives fewer); ``batches_per_epoch`` is the smallest rank's clips // batch.
+    """
+    workers = max(1, config.num_workers)
+    counts = {}
+    for directory in (config.mix or {config.shards: 1.0}):
+        for shard in read_manifest(directory)["shards"]:
+            if shard["samples"]:
+                counts[shard["path"]] = shard["samples"]
+    plan = {"shards": len(counts), "samples": sum(counts.values()), "world": world,
+            "workers_per_rank": workers, "per_batch": config.batch_size,
+            "global_batch": config.batch_size * world,
+            "resampled": bool(config.mix), "ranks": []}
+    for rank in range(world):
+        split = [reader_shards(list(counts), seed, 0, rank, world, w, workers)
+                 for w in range(workers)]
+        samples = sum(counts[path] for shards in split for path in shards)
+        plan["ranks"].append({"rank": rank, "shards_per_worker": [len(s) for s in split],
+                              "samples": samples,
+                              "clips": samples * config.clips_per_sample})
+    plan["batches_per_epoch"] = min(r["clips"] for r in plan["ranks"]) // config.batch_size
+    return plan
+

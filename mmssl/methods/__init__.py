@@ -3,7 +3,10 @@
 Each is registered in :data:`METHODS` and built as ``METHODS.build(name, config=...,
 vocab_size=...)``; each has ``training_step(batch) -> {"loss", "loss_<term>", ...}``,
 ``embed(modality, x) -> {pair: embedding}``, a ``modalities`` tuple, and optionally
-``after_step()`` (momentum updates) called after every optimiser step.
+``after_step()`` (momentum updates) called after every optimiser step. ``training_step``
+is ``loss(features(batch))``: ``features`` gives this process's embeddings and masks
+(per-sample tensors, plus 0-dim shared parameters) and ``loss`` gathers them from every
+process; gradient accumulation caches ``features`` and recomputes them per micro-batch.
 """
 
 from mmssl.methods.avlnet import AVLnet

@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
-from mmssl.distributed import gather_with_grad
+from mmssl.distributed import gather_features
 from mmssl.losses import MaskedMarginSoftmaxLoss
 from mmssl.losses.weighted import resolve_weights, weighted_total
 from mmssl.methods.registry import METHODS
@@ -38,14 +38,24 @@ class AVLnet(nn.Module):
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         return embed(self.towers, self.spaces, modality, x, self.normalize)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
-        return self.training_step(batch)
+    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
+        """:meth:`training_step`, or :meth:`features` when ``features_only``."""
+        return self.features(batch) if features_only else self.training_step(batch)
 
     def training_step(self, batch: dict) -> dict[str, Tensor]:
-        v = gather_with_grad(self.embed("video", batch["video"])["vt"])
-        a = gather_with_grad(self.embed("audio", batch["audio"])["at"])
-        t = gather_with_grad(self.embed("text", batch["text"][:, 0])["vt"]) * self.scale
-        has_audio = gather_with_grad(batch["audio_mask"].float()).bool()
+        return self.loss(self.features(batch))
+
+    def features(self, batch: dict) -> dict[str, Tensor]:
+        """This process's ``video``, ``audio`` (B, D) and anchor ``text`` (B, D) embeddings
+        in the shared space (text already scaled by 1/τ), and ``audio_mask`` (B,)."""
+        return {"video": self.embed("video", batch["video"])["vt"],
+                "audio": self.embed("audio", batch["audio"])["at"],
+                "text": self.embed("text", batch["text"][:, 0])["vt"] * self.scale,
+                "audio_mask": batch["audio_mask"]}
+
+    def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        f = gather_features(features)
+        v, a, t, has_audio = f["video"], f["audio"], f["text"], f["audio_mask"]
         terms = {}
         if self.weights["vt"]:
             terms["vt"] = self.mms(v, t)

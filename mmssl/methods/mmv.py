@@ -15,7 +15,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
-from mmssl.distributed import gather_with_grad
+from mmssl.distributed import gather_features
 from mmssl.losses import MILNCELoss, NCELoss
 from mmssl.losses.weighted import resolve_weights, weighted_total
 from mmssl.methods.registry import METHODS
@@ -41,25 +41,33 @@ class MMV(nn.Module):
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         return embed(self.towers, self.spaces, modality, x, self.normalize)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
-        """Same as :meth:`training_step`; DDP synchronises gradients only through forward."""
-        return self.training_step(batch)
+    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
+        """:meth:`training_step`, or :meth:`features` when ``features_only``; DDP
+        synchronises gradients only through forward, so both go through here."""
+        return self.features(batch) if features_only else self.training_step(batch)
 
     def training_step(self, batch: dict) -> dict[str, Tensor]:
-        video = self.embed("video", batch["video"])
-        audio = self.embed("audio", batch["audio"])
-        text = self.embed("text", batch["text"])
-        has_audio = gather_with_grad(batch["audio_mask"].float()).bool()
-        text_mask = gather_with_grad(batch["text_mask"].float()).bool()
-        v = {pair: gather_with_grad(z) for pair, z in video.items()}
-        a = {pair: gather_with_grad(z) for pair, z in audio.items()}
-        t = {pair: gather_with_grad(z) for pair, z in text.items()}
+        return self.loss(self.features(batch))
+
+    def features(self, batch: dict) -> dict[str, Tensor]:
+        """This process's embeddings, not gathered: ``video_<pair>``, ``audio_<pair>`` (B, D),
+        ``text_<pair>`` (B, K, D) per space, ``audio_mask`` (B,), ``text_mask`` (B, K)."""
+        out = {}
+        for modality in self.modalities:
+            for pair, z in self.embed(modality, batch[modality]).items():
+                out[f"{modality}_{pair}"] = z
+        return {**out, "audio_mask": batch["audio_mask"], "text_mask": batch["text_mask"]}
+
+    def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The weighted terms over the global batch (features gathered from every process)."""
+        f = gather_features(features)
+        has_audio, text_mask = f["audio_mask"], f["text_mask"]
         terms = {}
         if self.weights["va"]:
-            terms["va"] = self.nce(v["va"], a["va"], mask=has_audio)
+            terms["va"] = self.nce(f["video_va"], f["audio_va"], mask=has_audio)
         if self.weights["vt"]:
-            terms["vt"] = self.milnce(v["vt"], t["vt"], text_mask)
+            terms["vt"] = self.milnce(f["video_vt"], f["text_vt"], text_mask)
         if self.weights["at"]:
-            terms["at"] = self.milnce(a["at"][has_audio], t["at"][has_audio],
+            terms["at"] = self.milnce(f["audio_at"][has_audio], f["text_at"][has_audio],
                                       text_mask[has_audio])
         return weighted_total(terms, self.weights)

@@ -38,20 +38,29 @@ class _TwoViews(nn.Module):
         """``{"video": projector(encoder(x))}`` (B, vat_dim)."""
         return {"video": self.projector(self.towers[modality](x))}
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
-        return self.training_step(batch)
+    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
+        """:meth:`training_step`, or :meth:`features` when ``features_only``."""
+        return self.features(batch) if features_only else self.training_step(batch)
+
+    def training_step(self, batch: dict) -> dict[str, Tensor]:
+        return self.loss(self.features(batch))
 
 
 @METHODS.register("simclr")
 class SimCLR(_TwoViews):
     def __init__(self, config: TrainConfig, vocab_size: int = 0):
         super().__init__(config, "simclr")
-        self.loss = NTXentLoss(temperature=config.loss.temperature, gather_distributed=True)
+        self.objective = NTXentLoss(temperature=config.loss.temperature,
+                                    gather_distributed=True)
 
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
-        z1 = self.embed("video", batch["video"])["video"]
-        z2 = self.embed("video", batch["video_view2"])["video"]
-        return weighted_total({"ssl": self.loss(z1, z2)}, self.weights)
+    def features(self, batch: dict) -> dict[str, Tensor]:
+        """Projections ``z1``, ``z2`` (B, D) of the two views (gathered by the loss)."""
+        return {"z1": self.embed("video", batch["video"])["video"],
+                "z2": self.embed("video", batch["video_view2"])["video"]}
+
+    def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        return weighted_total({"ssl": self.objective(features["z1"], features["z2"])},
+                              self.weights)
 
 
 @METHODS.register("byol")
@@ -62,16 +71,22 @@ class BYOL(_TwoViews):
         self.target = momentum_copy(nn.ModuleDict({"encoder": self.towers["video"],
                                                    "projector": self.projector}))
         self.momentum = config.loss.momentum
-        self.loss = BYOLLoss()
+        self.objective = BYOLLoss()
 
     def _target(self, video: Tensor) -> Tensor:
         return self.target["projector"](self.target["encoder"](video))
 
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
+    def features(self, batch: dict) -> dict[str, Tensor]:
+        """Online predictions ``p1``, ``p2`` and target projections ``t1``, ``t2`` (B, D)."""
         views = (batch["video"], batch["video_view2"])
         p1, p2 = (self.predictor(self.embed("video", v)["video"]) for v in views)
         t1, t2 = (self._target(v) for v in views)
-        return weighted_total({"ssl": self.loss(p1, p2, t1, t2)}, self.weights)
+        return {"p1": p1, "p2": p2, "t1": t1, "t2": t2}
+
+    def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        f = features
+        return weighted_total({"ssl": self.objective(f["p1"], f["p2"], f["t1"], f["t2"])},
+                              self.weights)
 
     def after_step(self) -> None:
         """EMA update of the target network after each optimiser step."""

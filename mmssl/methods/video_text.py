@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
-from mmssl.distributed import gather_with_grad
+from mmssl.distributed import gather_features
 from mmssl.losses import MILNCELoss, NCELoss
 from mmssl.losses.weighted import resolve_weights, weighted_total
 from mmssl.methods.registry import METHODS
@@ -36,35 +36,53 @@ class _VideoText(nn.Module):
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         return embed(self.towers, self.spaces, modality, x, self.normalize)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
-        return self.training_step(batch)
+    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
+        """:meth:`training_step`, or :meth:`features` when ``features_only``."""
+        return self.features(batch) if features_only else self.training_step(batch)
+
+    def training_step(self, batch: dict) -> dict[str, Tensor]:
+        return self.loss(self.features(batch))
 
 
 @METHODS.register("milnce")
 class MILNCE(_VideoText):
     def __init__(self, config: TrainConfig, vocab_size: int):
         super().__init__(config, vocab_size, "milnce")
-        self.loss = MILNCELoss(temperature=config.loss.temperature if self.normalize else None)
+        self.objective = MILNCELoss(
+            temperature=config.loss.temperature if self.normalize else None)
 
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
-        v = gather_with_grad(self.embed("video", batch["video"])["vt"])
-        t = gather_with_grad(self.embed("text", batch["text"])["vt"])
-        mask = gather_with_grad(batch["text_mask"].float()).bool()
-        return weighted_total({"vt": self.loss(v, t, mask)}, self.weights)
+    def features(self, batch: dict) -> dict[str, Tensor]:
+        """``video`` (B, D), ``text`` (B, K, D) candidates, ``text_mask`` (B, K)."""
+        return {"video": self.embed("video", batch["video"])["vt"],
+                "text": self.embed("text", batch["text"])["vt"], "text_mask": batch["text_mask"]}
+
+    def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        f = gather_features(features)
+        return weighted_total({"vt": self.objective(f["video"], f["text"], f["text_mask"])},
+                              self.weights)
 
 
 @METHODS.register("clip")
 class CLIP(_VideoText):
     def __init__(self, config: TrainConfig, vocab_size: int):
         super().__init__(config, vocab_size, "clip")
-        self.loss = NCELoss(temperature=config.loss.temperature, normalize=False)
+        self.objective = NCELoss(temperature=config.loss.temperature, normalize=False)
         self.logit_scale = (nn.Parameter(torch.tensor(math.log(1.0 / config.loss.temperature)))
                             if config.loss.learn_temperature else None)
 
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
-        v = gather_with_grad(self.embed("video", batch["video"])["vt"])
-        t = gather_with_grad(self.embed("text", batch["text"][:, 0])["vt"])
-        out = weighted_total({"vt": self.loss(v, t, logit_scale=self.logit_scale)}, self.weights)
+    def features(self, batch: dict) -> dict[str, Tensor]:
+        """``video`` (B, D), anchor ``text`` (B, D) and, when learnt, ``logit_scale`` ()."""
+        out = {"video": self.embed("video", batch["video"])["vt"],
+               "text": self.embed("text", batch["text"][:, 0])["vt"]}
         if self.logit_scale is not None:
-            out["temperature"] = 1.0 / self.logit_scale.detach().exp().clamp(max=100.0)
+            out["logit_scale"] = self.logit_scale
+        return out
+
+    def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        f = gather_features(features)
+        scale = f.get("logit_scale")
+        out = weighted_total({"vt": self.objective(f["video"], f["text"], logit_scale=scale)},
+                             self.weights)
+        if scale is not None:
+            out["temperature"] = 1.0 / scale.detach().exp().clamp(max=100.0)
         return out

@@ -1,0 +1,251 @@
+"""The training loop: Accelerate for devices, precision and gradient sync; our own shard
+split for data; resumable state every ``checkpoint_every`` steps.
+
+A *step* is one optimiser step over ``accumulation_steps`` loader batches on every
+process, i.e. ``batch_size × accumulation_steps × processes`` samples. The schedule, the
+checkpoints, the logs and ``max_steps`` all count global steps.
+"""
+
+from __future__ import annotations
+
+import random
+import tarfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from tqdm import tqdm
+
+from mmssl.checkpoint import build_method, save_checkpoint
+from mmssl.config import TrainConfig, save_config
+from mmssl.data.pipeline import TrainingStream, shard_paths
+from mmssl.data.tokenizer import WordTokenizer
+from mmssl.shard_format import decode_meta
+from mmssl.training.accumulate import accumulated_step
+from mmssl.training.observe import Interval, RunLog, memory
+from mmssl.training.optim import build_optimizer
+from mmssl.training.schedule import build_schedule
+from mmssl.training.state import (
+    TRAINING,
+    find_resumable,
+    load_state,
+    rng_state,
+    save_state,
+    set_rng_state,
+)
+
+CHECKPOINT_DIR = "checkpoint"  # the final weights, evaluation's input
+STATES_DIR = "checkpoints"  # resumable step-N directories
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def narration_texts(shards_dirs: list[str]):
+    """Every narration in the training shards (reads the JSON members only)."""
+    for directory in shards_dirs:
+        for path in shard_paths(directory):
+            with tarfile.open(path) as tar:
+                for member in tar:
+                    if member.name.endswith(".json"):
+                        for text in decode_meta(tar.extractfile(member).read())["texts"]:
+                            yield text["text"]
+
+
+class Run:
+    """Everything one training run holds: config, accelerator, model, optimiser, data."""
+
+    def __init__(self, config: TrainConfig, progress: bool):
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        self.config, self.progress = config, progress
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
+        self.run_dir = Path(config.output_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.tokenizer = _tokenizer(config, self.run_dir, self.accelerator)
+        method = build_method(config, self.tokenizer.vocab_size)
+        optimizer = build_optimizer(method, config.optim)
+        # The schedule is not prepared: Accelerate would step it once per process per step,
+        # running the warm-up and decay num_processes times too fast. Steps are global.
+        self.schedule = build_schedule(optimizer, config.optim)
+        self.method, self.optimizer = self.accelerator.prepare(method, optimizer)
+        self.step = 0
+
+    @property
+    def core(self) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.method)
+
+    def batches(self, start_batch: int):
+        """This process's endless loader iterator, resumed at ``start_batch``."""
+        config, accelerator = self.config, self.accelerator
+        stream = TrainingStream(config.data, self.tokenizer, config.seed,
+                                accelerator.process_index, accelerator.num_processes,
+                                start_batch=start_batch)
+        loader = torch.utils.data.DataLoader(stream, batch_size=None,
+                                             num_workers=config.data.num_workers)
+        return iter(loader)
+
+    def resume_point(self) -> tuple[Path | None, dict]:
+        """The verified state directory ``config.resume`` names (None for a fresh run) and
+        its ``training.pt`` dict."""
+        if not self.config.resume:
+            return None, {}
+        directory = find_resumable(self.run_dir / STATES_DIR, self.config.resume)
+        if directory is None:
+            print(f"resume: no checkpoint under {self.run_dir / STATES_DIR} yet; starting fresh")
+            return None, {}
+        return directory, torch.load(directory / TRAINING, weights_only=True)
+
+    def restore(self, directory: Path, training: dict) -> None:
+        """Weights, this process's RNG states, optimiser, schedule, scaler and step."""
+        load_state(directory, self.core, self.accelerator.process_index)
+        self.optimizer.load_state_dict(training["optimizer"])
+        self.schedule.load_state_dict(training["schedule"])
+        if training.get("scaler") is not None and self.accelerator.scaler is not None:
+            self.accelerator.scaler.load_state_dict(training["scaler"])
+        self.step = int(training["step"])
+        if self.accelerator.is_main_process:
+            print(f"resume: {directory} (step {self.step})")
+
+    def save_state(self) -> None:
+        scaler = self.accelerator.scaler
+        training = {"optimizer": self.optimizer.state_dict(),
+                    "schedule": self.schedule.state_dict(),
+                    "scaler": scaler.state_dict() if scaler is not None else None,
+                    "step": self.step,
+                    "batches_consumed": self.step * self.config.optim.accumulation_steps}
+        save_state(self.run_dir / STATES_DIR, self.step, self.accelerator, self.core, training,
+                   self.config.keep_checkpoints)
+
+    def save_final(self) -> Path:
+        """``checkpoint/``: weights + config + tokenizer, what evaluation reads."""
+        self.accelerator.wait_for_everyone()
+        checkpoint = self.run_dir / CHECKPOINT_DIR
+        if self.accelerator.is_main_process:
+            save_checkpoint(checkpoint, self.core, self.config, self.tokenizer)
+        self.accelerator.wait_for_everyone()
+        return checkpoint
+
+
+def train(config: TrainConfig, progress: bool = True, batches=None) -> Path:
+    """Train to ``optim.max_steps``; returns the checkpoint directory.
+
+    ``batches``: an iterator of ready batches for this process instead of the shard loader
+    (benchmarks feed tensors already in memory; tests feed fixed batches). Resuming with it
+    is the caller's business.
+    """
+    run = Run(config, progress)
+    directory, training = run.resume_point()
+    # The loader's iterator is made before the RNG states are restored: making it draws
+    # from torch's RNG, and the saved states are those of the run after that draw.
+    if batches is None:
+        batches = run.batches(int(training.get("batches_consumed", 0)))
+    if directory is not None:
+        run.restore(directory, training)
+    if run.accelerator.is_main_process:
+        save_config(config, run.run_dir / "config.yaml")
+    _loop(run, batches)
+    return run.save_final()
+
+
+def _tokenizer(config: TrainConfig, run_dir: Path, accelerator: Accelerator) -> WordTokenizer:
+    path = run_dir / "tokenizer.json"
+    if accelerator.is_main_process and not path.is_file():
+        sources = list(config.data.mix) or [config.data.shards]
+        WordTokenizer.train(narration_texts(sources)).save(path)
+    accelerator.wait_for_everyone()
+    return WordTokenizer.load(path)
+
+
+def _loop(run: Run, batches) -> None:
+    config, accelerator = run.config, run.accelerator
+    total, accumulation = config.optim.max_steps, config.optim.accumulation_steps
+    if run.step >= total:  # max_steps=0 saves the initialisation (a chance-level reference)
+        return
+    main = accelerator.is_main_process
+    log = RunLog(run.run_dir, main, config.tensorboard, run.step)
+    bar = tqdm(total=total, initial=run.step, desc="train", unit="step",
+               disable=not (run.progress and main))
+    interval, skipped = Interval(), {}
+    while run.step < total:
+        fetched = time.perf_counter()
+        micro = [next(batches) for _ in range(accumulation)]
+        interval.waited += time.perf_counter() - fetched
+        for batch in micro:
+            if "skipped" in batch:
+                skipped[batch["skipped"]["worker"]] = batch["skipped"]["counts"]
+        micro = [_to_device(batch, accelerator.device) for batch in micro]
+        out, grad_norm = _optimizer_step(run, micro)
+        run.step += 1
+        interval.samples += sum(len(b["video"]) for b in micro) * accelerator.num_processes
+        bar.update(1)
+        if main and (run.step % config.log_every == 0 or run.step == total):
+            record = _record(run, out, grad_norm, interval, skipped)
+            log.write(record)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
+        if config.checkpoint_every and (run.step % config.checkpoint_every == 0
+                                        or run.step == total):
+            run.save_state()
+        if config.eval_every and config.eval_shards and run.step % config.eval_every == 0:
+            log.write({"step": run.step, "eval": _periodic_eval(run)})
+    bar.close()
+    log.close()
+
+
+def _optimizer_step(run: Run, micro: list[dict]):
+    config, accelerator = run.config, run.accelerator
+    out = accumulated_step(accelerator, run.method, micro)
+    grad_norm = None
+    if config.optim.grad_clip:
+        grad_norm = accelerator.clip_grad_norm_(run.method.parameters(), config.optim.grad_clip)
+    run.optimizer.step()
+    run.schedule.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    after_step = getattr(run.core, "after_step", None)  # EMA / momentum encoders, queues
+    if after_step is not None:
+        after_step()
+    return out, grad_norm
+
+
+def _record(run: Run, out: dict, grad_norm, interval: Interval, skipped: dict) -> dict:
+    record = {"step": run.step, "lr": run.schedule.get_last_lr()[0], **interval.take()}
+    record.update({key: float(value.detach()) for key, value in out.items()})
+    if grad_norm is not None:
+        record["grad_norm"] = float(grad_norm)
+    record.update(memory())
+    record["skipped"] = dict(sum((Counter(c) for c in skipped.values()), Counter()))
+    return record
+
+
+def _periodic_eval(run: Run) -> dict:
+    """Zero-shot YouCook2 retrieval of the current weights (main process; others wait).
+
+    Building the evaluated copy draws from the RNGs, so their states are put back after:
+    a run with periodic eval trains exactly like one without.
+    """
+    from mmssl.config import EvalConfig
+    from mmssl.eval.retrieval import evaluate_youcook2
+
+    checkpoint = run.save_final()
+    metrics = {}
+    if run.accelerator.is_main_process:
+        saved = rng_state()
+        eval_config = EvalConfig(shards=run.config.eval_shards, windows=run.config.eval_windows)
+        results = evaluate_youcook2(checkpoint, eval_config, progress=False)
+        metrics = {direction: {k: v for k, v in values.items() if k != "num_queries"}
+                   for direction, values in results["metrics"].items()}
+        set_rng_state(saved)
+    run.accelerator.wait_for_everyone()
+    return metrics
+
+
+def _to_device(batch: dict, device) -> dict:
+    return {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value
+            for key, value in batch.items() if key != "skipped"}
