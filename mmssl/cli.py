@@ -6,6 +6,13 @@
     mmssl prep --summary SHARDS [SHARDS ...]
     mmssl train --config configs/X.yaml [--a.b=c ...]
     mmssl eval youcook2 --checkpoint RUN/checkpoint --shards SHARDS [--windows 10]
+        [--clip-list CLIPS.csv] [--subset validation]
+    mmssl eval all --checkpoint RUN/checkpoint [--shards YC2] [--coin-shards COIN]
+        [--audioset-shards AS --audioset-class-names class_labels_indices.csv] [--eval.x=y]
+    mmssl eval classify --checkpoint RUN/checkpoint --coin-shards COIN [--audioset-shards AS]
+    mmssl embed --checkpoint RUN/checkpoint (--shards SHARDS | --sentences FILE.txt)
+        --out OUT.safetensors|OUT_DIR [--modalities video audio text] [--windows 10]
+    mmssl report RUN_DIR|CHECKPOINT_DIR
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset")
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"demo": _demo, "synth": _synth, "prep": _prep, "train": _train, "eval": _eval}
+    commands = {"demo": _demo, "synth": _synth, "prep": _prep, "train": _train, "eval": _eval,
+                "embed": _embed, "report": _report}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
@@ -78,17 +86,74 @@ def _train(argv: list[str]) -> None:
 
 
 def _eval(argv: list[str]) -> None:
-    from mmssl.eval.retrieval import evaluate_youcook2, format_table
-
-    parser = argparse.ArgumentParser(prog="mmssl eval", description="Zero-shot retrieval.")
-    parser.add_argument("benchmark", choices=["youcook2"])
+    parser = argparse.ArgumentParser(prog="mmssl eval", description="Zero-shot retrieval "
+                                     "(youcook2), linear probes and zero-shot classification "
+                                     "(classify), or everything configured plus the report "
+                                     "(all).")
+    parser.add_argument("benchmark", choices=["youcook2", "classify", "all"])
     parser.add_argument("--checkpoint", required=True, help="a run's checkpoint directory")
-    parser.add_argument("--shards", required=True, help="prepared YouCook2-format shards")
+    parser.add_argument("--shards", help="prepared YouCook2-format shards (retrieval)")
+    parser.add_argument("--windows", type=int, help="windows averaged per clip")
+    parser.add_argument("--subset", help="segments of this subset (default validation)")
+    parser.add_argument("--clip-list", help="CSV end,start,task,text,video_id of the clips")
+    parser.add_argument("--coin-shards", help="prepared COIN shards (probes, zero-shot)")
+    parser.add_argument("--audioset-shards", help="prepared AudioSet shards")
+    parser.add_argument("--audioset-class-names", help="class_labels_indices.csv (prompts)")
+    parser.add_argument("--config", help="YAML overriding EvalConfig defaults")
+    args, overrides = parser.parse_known_args(argv)
+    config = load_config(EvalConfig, args.config, [o.replace("--eval.", "--") for o in overrides])
+    for field in ("shards", "windows", "subset", "clip_list", "coin_shards", "audioset_shards",
+                  "audioset_class_names"):
+        if getattr(args, field) is not None:
+            setattr(config, field, getattr(args, field))
+    if args.benchmark == "youcook2":
+        from mmssl.eval.retrieval import evaluate_youcook2, format_table
+
+        if not config.shards:
+            parser.error("youcook2 needs --shards")
+        print(format_table(evaluate_youcook2(args.checkpoint, config)))
+    elif args.benchmark == "classify":
+        from mmssl.eval.classification import format_classification
+        from mmssl.eval.evaluate import classify_checkpoint
+
+        print(format_classification(classify_checkpoint(args.checkpoint, config, True)))
+    else:
+        from mmssl.eval.evaluate import evaluate_checkpoint
+
+        print(f"report: {evaluate_checkpoint(args.checkpoint, config, True)['report']}")
+
+
+def _embed(argv: list[str]) -> None:
+    from mmssl.eval.embed import embed_sentences, embed_shards, read_sentences, write_embeddings
+
+    parser = argparse.ArgumentParser(prog="mmssl embed", description="Export embeddings "
+                                     "(with their keys) to .safetensors or a .npy directory.")
+    parser.add_argument("--checkpoint", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--shards", help="prepared shards: one row per segment")
+    source.add_argument("--sentences", help="text file, one sentence per line")
+    parser.add_argument("--out", required=True, help="X.safetensors, or a directory for .npy")
+    parser.add_argument("--modalities", nargs="+", choices=["video", "audio", "text"])
     parser.add_argument("--windows", type=int, default=EvalConfig().windows)
-    parser.add_argument("--subset", default=EvalConfig().subset)
+    parser.add_argument("--subset", help="only segments of this subset")
+    parser.add_argument("--level", choices=["embedding", "backbone"], default="embedding")
     args = parser.parse_args(argv)
-    config = EvalConfig(shards=args.shards, windows=args.windows, subset=args.subset)
-    print(format_table(evaluate_youcook2(args.checkpoint, config)))
+    if args.sentences:
+        keys, arrays = embed_sentences(args.checkpoint, read_sentences(args.sentences))
+    else:
+        keys, arrays = embed_shards(args.checkpoint, args.shards, args.modalities,
+                                    args.windows, args.subset, args.level, progress=True)
+    out = write_embeddings(args.out, keys, arrays, args.sentences or args.shards)
+    print(f"{len(keys)} rows, arrays {sorted(arrays)} -> {out}")
+
+
+def _report(argv: list[str]) -> None:
+    from mmssl.eval.report import write_report
+
+    parser = argparse.ArgumentParser(prog="mmssl report", description="Redraw the evaluation "
+                                     "report (JSON, Markdown, PNG) of a run.")
+    parser.add_argument("run", help="run directory (holding checkpoint/) or checkpoint dir")
+    print(f"report: {write_report(parser.parse_args(argv).run)}")
 
 
 if __name__ == "__main__":

@@ -84,32 +84,61 @@ def retrieval_ranks(
     return ranks
 
 
-def retrieval_metrics(
+def grouped_retrieval_ranks(
     scores: ArrayLike,
-    ks: Sequence[int] = (1, 5, 10),
-    targets: ArrayLike | None = None,
+    column_owner: ArrayLike,
     chunk_size: int = 4096,
-) -> dict:
-    """Recall@K, median and mean rank for retrieval with one true item per query.
+) -> Tensor:
+    """0-based rank of the best true column for every row, when a row owns several columns.
 
-    Ranks follow :func:`retrieval_ranks` (0-based, ties counted against the query)::
+    For X→text with several captions per clip (MSR-VTT style), row q's true columns are
+    P_q = {j : owner[j] = q} and (pessimistic on ties, as :func:`retrieval_ranks`)::
 
-        R@K  = (1/Q) · #{q : rank_q < K}
-        MedR = median_q(rank_q) + 1      (numpy median: mean of the two middle values)
-        MnR  = mean_q(rank_q) + 1
+        rank_q = #{ j ∉ P_q : S[q, j] ≥ max_{p ∈ P_q} S[q, p] }
+
+    With exactly one column per row this equals :func:`retrieval_ranks` with
+    ``targets = inverse(owner)``.
 
     Args:
-        scores: (Q, N) tensor or array, S[query, item]; square unless ``targets`` given.
-        ks: the K values for R@K.
-        targets: optional (Q,) index of the true item per query (e.g. several captions
-            of one clip); default t_q = q.
-        chunk_size: rows per chunk; memory O(chunk_size x N).
+        scores: (Q, N) score matrix; no NaN.
+        column_owner: (N,) integer row index owning each column; every row must own at
+            least one column.
+        chunk_size: rows processed at a time; memory O(chunk_size x N).
 
     Returns:
-        {"R@1": float, "R@5": float, "R@10": float, ..., "MedR": float, "MnR": float,
-        "num_queries": int}; the R@K values are fractions in [0, 1].
+        LongTensor (Q,) of ranks on the CPU.
     """
-    ranks = retrieval_ranks(scores, targets=targets, chunk_size=chunk_size).numpy()
+    s = _as_tensor(scores, "scores")
+    if s.ndim != 2 or 0 in s.shape:
+        raise ValueError(f"retrieval_metrics: scores must be a non-empty 2-D matrix, "
+                         f"got shape {tuple(s.shape)}")
+    owner = _as_tensor(column_owner, "column_owner").to(device=s.device, dtype=torch.long)
+    n_queries, n_items = s.shape
+    if owner.shape != (n_items,):
+        raise ValueError(f"retrieval_metrics: column_owner has shape {tuple(owner.shape)}, "
+                         f"expected ({n_items},), one owner per column")
+    owned = torch.bincount(owner.clamp(min=0), minlength=n_queries)
+    if bool((owner < 0).any() | (owner >= n_queries).any()) or bool((owned == 0).any()):
+        raise ValueError(f"retrieval_metrics: column_owner must map columns onto rows "
+                         f"[0, {n_queries}) with every row owning at least one column")
+    ranks = torch.empty(n_queries, dtype=torch.long)
+    for start in range(0, n_queries, chunk_size):
+        chunk = s[start:start + chunk_size]
+        if chunk.is_floating_point() and bool(torch.isnan(chunk).any()):
+            bad = start + int(torch.isnan(chunk).any(dim=1).nonzero()[0, 0])
+            raise ValueError(f"retrieval_metrics: scores row {bad} contains NaN")
+        rows = torch.arange(start, start + chunk.shape[0], device=s.device)
+        positive = owner[None, :] == rows[:, None]  # (c, N)
+        lowest = torch.finfo(chunk.dtype).min if chunk.is_floating_point() else \
+            torch.iinfo(chunk.dtype).min
+        best = chunk.masked_fill(~positive, lowest).amax(dim=1, keepdim=True)
+        ranks[start:start + chunk.shape[0]] = ((chunk >= best) & ~positive).sum(dim=1).cpu()
+    return ranks
+
+
+def metrics_from_ranks(ranks: ArrayLike, ks: Sequence[int] = (1, 5, 10)) -> dict:
+    """R@K, MedR and MnR from 0-based ranks (see :func:`retrieval_metrics`)."""
+    ranks = np.asarray(ranks.numpy() if isinstance(ranks, Tensor) else ranks)
     out: dict = {}
     for k in ks:
         out[f"R@{k}"] = float(np.mean(ranks < k))
@@ -117,3 +146,49 @@ def retrieval_metrics(
     out["MnR"] = float(np.mean(ranks)) + 1.0
     out["num_queries"] = int(ranks.shape[0])
     return out
+
+
+def recall_curve(ranks: ArrayLike, max_k: int) -> np.ndarray:
+    """R@K for K = 1..max_k, shape (max_k,): ``curve[k-1] = mean(rank < k)``."""
+    ranks = np.asarray(ranks.numpy() if isinstance(ranks, Tensor) else ranks)
+    return np.array([np.mean(ranks < k) for k in range(1, max_k + 1)])
+
+
+def retrieval_metrics(
+    scores: ArrayLike,
+    ks: Sequence[int] = (1, 5, 10),
+    targets: ArrayLike | None = None,
+    chunk_size: int = 4096,
+    column_owner: ArrayLike | None = None,
+) -> dict:
+    """Recall@K, median and mean rank for retrieval.
+
+    Ranks follow :func:`retrieval_ranks` (0-based, ties counted against the query), or
+    :func:`grouped_retrieval_ranks` when ``column_owner`` gives several true columns per
+    row::
+
+        R@K  = (1/Q) · #{q : rank_q < K}
+        MedR = median_q(rank_q) + 1      (numpy median: mean of the two middle values)
+        MnR  = mean_q(rank_q) + 1
+
+    Args:
+        scores: (Q, N) tensor or array, S[query, item]; square unless ``targets`` or
+            ``column_owner`` given.
+        ks: the K values for R@K.
+        targets: optional (Q,) index of the true item per query (e.g. several captions
+            of one clip); default t_q = q.
+        chunk_size: rows per chunk; memory O(chunk_size x N).
+        column_owner: optional (N,) row owning each column (clip→text with several
+            captions per clip); exclusive with ``targets``.
+
+    Returns:
+        {"R@1": float, "R@5": float, "R@10": float, ..., "MedR": float, "MnR": float,
+        "num_queries": int}; the R@K values are fractions in [0, 1].
+    """
+    if column_owner is not None:
+        if targets is not None:
+            raise ValueError("retrieval_metrics: pass targets or column_owner, not both")
+        ranks = grouped_retrieval_ranks(scores, column_owner, chunk_size)
+    else:
+        ranks = retrieval_ranks(scores, targets=targets, chunk_size=chunk_size)
+    return metrics_from_ranks(ranks, ks)

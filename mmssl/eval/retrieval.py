@@ -1,128 +1,178 @@
-"""Zero-shot text→video(+audio) retrieval on YouCook2-format shards (the MIL-NCE protocol).
+"""Zero-shot retrieval on YouCook2-format shards (the MIL-NCE protocol), both directions.
 
-For each validation segment: W windows of the model's clip length with starts
-``linspace(start, max(start, end - clip_len), W)``; each window is embedded and the W
-embeddings are **averaged**. The query is the segment's sentence. Scores are
+Segments are embedded with W windows averaged (:mod:`mmssl.eval.features`); each query is
+a segment's sentence, or a clip-list row's text (:mod:`mmssl.eval.clip_list`). Scores are
 in the space where each pair meets (S_vat for MMV-FAC, the shared space for AVLnet/CLIP):
 
-- text→video:        S = z_t^vt · mean_w z_v^vt
-- text→audio:        S = z_t^at · mean_w z_a^at       (MMV: audio through g_va→vat)
-- text→video+audio:  S = z_t^vt · mean_w z_v^vt + z_t^at · mean_w z_a^at
-                     (= z_t · (z_v + z_a), AVLnet's sum, wherever vt and at share a space)
+- text→video:        S = z_t^vt · z_v^vt
+- text→audio:        S = z_t^at · z_a^at       (MMV: audio through g_va→vat)
+- text→video+audio:  S = z_t^vt · z_v^vt + z_t^at · z_a^at
+                     = z_t · (z_v + z_a) wherever vt and at share a space: AVLnet's sum
+                     (shared space) and MMV's path (video and audio both reach S_vat
+                     through g_va→vat, FAC); a sum of two scores for disjoint spaces.
 
-A clip with no audio track scores with its video alone in the last two; a method without
-an audio tower reports text→video only.
+and the reverse directions (video→text, audio→text, video+audio→text) score Sᵀ; when
+several queries name one clip, a clip's rank is that of its best-ranked true sentence
+(:func:`~mmssl.eval.metrics.grouped_retrieval_ranks`). A clip with no audio track scores
+with its video alone; a method without an audio tower reports the video directions only.
+Every rank is pessimistic on ties (:func:`~mmssl.eval.metrics.retrieval_ranks`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import webdataset as wds
-from tqdm import tqdm
+from torch import Tensor
 
 from mmssl.checkpoint import load_checkpoint
 from mmssl.config import EvalConfig, save_config, to_dict
-from mmssl.data.candidates import window_starts
-from mmssl.data.clips import ClipCutter
-from mmssl.data.pipeline import SkipCounter, open_samples, shard_paths
-from mmssl.eval.metrics import retrieval_metrics
-from mmssl.media.logmel import LogMel
+from mmssl.eval.artifacts import save_arrays
+from mmssl.eval.clip_list import match_clips, read_clip_list
+from mmssl.eval.features import FeatureExtractor, SegmentFeatures, subset_filter
+from mmssl.eval.metrics import grouped_retrieval_ranks, metrics_from_ranks, retrieval_ranks
+from mmssl.eval.published import PUBLISHED_NOTE, PUBLISHED_T2V
 
 NAME = 40  # width of the table's first column
 DIRECTIONS = ("text->video", "text->audio", "text->video+audio")
-PUBLISHED_T2V = {  # zero-shot text→video on YouCook2 (PROTOCOLS.md): R@1, R@5, R@10, MedR
-    "HowTo100M (Miech 2019)": (0.061, 0.173, 0.248, 46),
-    "MIL-NCE (Miech 2020)": (0.151, 0.380, 0.512, 10),
-    "MMV (Alayrac 2020)": (0.117, 0.334, 0.454, 13),
-}
+REVERSE = {"text->video": "video->text", "text->audio": "audio->text",
+           "text->video+audio": "video+audio->text"}
+RESULTS_NAME = "eval_youcook2.json"
 
 
-@torch.no_grad()
-def embed_segments(method, cutter: ClipCutter, tokenizer, max_words: int, shards: str,
-                   subset: str, windows: int, progress: bool = True) -> dict:
-    """Averaged window embeddings of every segment of ``subset``; returns tensors
-    ``video`` (N, D), ``audio`` (N, D) when the method hears, ``text_vt``/``text_at``
-    (N, D), ``has_audio`` (N,), and ``keys``."""
+@dataclass
+class RetrievalSet:
+    """Clips (N items) and their text queries (Q); ``targets[q]`` is query q's clip."""
+
+    clips: SegmentFeatures
+    queries: dict[str, Tensor]  # {space: (Q, D)}
+    targets: Tensor  # (Q,) long
+    sentences: list[str]
+    clip_list: dict | None = None
+
+
+def build_retrieval_set(extractor: FeatureExtractor, config: EvalConfig,
+                        progress: bool = False) -> RetrievalSet:
+    """Embed the evaluation clips and their queries (every ``config.subset`` segment and
+    its sentence, or the rows of ``config.clip_list`` found in the shards)."""
+    clips = extractor.extract(config.shards, keep=subset_filter(config.subset),
+                              progress=progress)
+    if not config.clip_list:
+        sentences = [(m.get("texts") or [{"text": ""}])[0]["text"] for m in clips.metas]
+        return RetrievalSet(clips, clips.text, torch.arange(len(clips)), sentences)
+    match = match_clips(read_clip_list(config.clip_list), clips.metas, config.clip_tolerance)
+    if not match.rows:
+        raise ValueError(f"{config.clip_list}: none of its {len(match.missing)} clips is in "
+                         f"{config.shards} (subset {config.subset!r})")
+    used = sorted(set(match.segment_index))
+    position = {segment: i for i, segment in enumerate(used)}
+    sentences = [row.text for row in match.rows]
+    queries = {k: v for k, v in extractor.encode_text(sentences).items()}
+    targets = torch.tensor([position[s] for s in match.segment_index])
+    return RetrievalSet(clips.select(used), queries, targets, sentences, match.summary())
+
+
+def score_matrices(data: RetrievalSet) -> dict[str, Tensor]:
+    """{direction: (Q, N) text→X scores} for each direction the method can score."""
+    video, text = data.clips.video, data.queries
+    scores = {"text->video": text["vt"] @ video["vt"].T}
+    if data.clips.audio:
+        audio = data.clips.audio["at"] * data.clips.has_audio[:, None]
+        scores["text->audio"] = text["at"] @ audio.T
+        scores["text->video+audio"] = scores["text->video"] + scores["text->audio"]
+    return scores
+
+
+def retrieval_results(data: RetrievalSet) -> tuple[dict, dict]:
+    """({direction: metrics}, {direction: ranks}) for text→X and X→text (0-based ranks)."""
+    ranks = {}
+    for name, scores in score_matrices(data).items():
+        ranks[name] = retrieval_ranks(scores, targets=data.targets)
+        ranks[REVERSE[name]] = grouped_retrieval_ranks(scores.T, data.targets)
+    return {name: metrics_from_ranks(r) for name, r in ranks.items()}, ranks
+
+
+def evaluate_retrieval(method, train_config, tokenizer, config: EvalConfig,
+                       progress: bool = False) -> tuple[dict, dict]:
+    """The protocol on an in-memory ``method`` (e.g. periodic eval during training);
+    writes nothing.
+
+    Returns (results dict as written by :func:`evaluate_youcook2`, the arrays the report
+    draws: see :func:`report_arrays`)."""
     if "text" not in method.modalities:
         raise ValueError(f"{type(method).__name__} has no text tower: zero-shot retrieval "
                          "needs one")
-    hears = "audio" in method.modalities
-    skip = SkipCounter()
-    raw = wds.tarfile_to_samples(handler=skip.handler)([{"url": p} for p in shard_paths(shards)])
-    out = {"video": [], "audio": [], "text_vt": [], "text_at": [], "has_audio": [], "keys": []}
-    for sample in tqdm(open_samples(raw, skip), desc="eval: embed", unit="clip",
-                       disable=not progress):
-        if sample.meta.get("labels", {}).get("subset", subset) != subset:
-            continue
-        starts = window_starts(sample.duration, cutter.clip_seconds(sample.fps), windows)
-        video = torch.stack([cutter.video(sample, s) for s in starts])
-        out["video"].append(method.embed("video", video)["vt"].mean(0))
-        if hears:
-            audio = torch.stack([cutter.audio(sample, s)[0] for s in starts])
-            out["audio"].append(method.embed("audio", audio)["at"].mean(0))
-        text = method.embed("text", tokenizer([sample.meta["texts"][0]["text"]], max_words))
-        out["text_vt"].append(text["vt"][0])
-        out["text_at"].append(text.get("at", text["vt"])[0])
-        out["has_audio"].append(sample.has_audio and hears)
-        out["keys"].append(f"{sample.meta['video_id']}@{sample.meta['start']:.2f}")
-    if not out["keys"]:
-        raise ValueError(f"{shards}: no {subset!r} segments to evaluate")
-    result = {k: torch.stack(v) for k, v in out.items() if v and k not in ("keys", "has_audio")}
-    result["has_audio"] = torch.tensor(out["has_audio"])
-    result["keys"], result["skipped"] = out["keys"], dict(skip.counts)
-    return result
+    method.eval()
+    extractor = FeatureExtractor(method, train_config.data, tokenizer, config.windows)
+    data = build_retrieval_set(extractor, config, progress)
+    metrics, ranks = retrieval_results(data)
+    results = {
+        "protocol": {"windows": config.windows, "subset": config.subset,
+                     "clips": len(data.clips), "queries": len(data.sentences),
+                     "clip_frames": train_config.data.clip_frames,
+                     "clip_list": config.clip_list or None},
+        "metrics": {name: metrics[name] for name in DIRECTIONS if name in metrics},
+        "metrics_to_text": {REVERSE[name]: metrics[REVERSE[name]] for name in DIRECTIONS
+                            if name in metrics},
+        "skipped": data.clips.skipped,
+        "eval_config": to_dict(config),
+    }
+    if data.clip_list is not None:
+        results["clip_list"] = data.clip_list
+    return results, report_arrays(data, ranks)
 
 
-def retrieval_results(embeddings: dict) -> dict:
-    """Metrics for each direction of :data:`DIRECTIONS` the method can score."""
-    to_video = embeddings["text_vt"] @ embeddings["video"].T
-    if "audio" not in embeddings:
-        return {"text->video": retrieval_metrics(to_video)}
-    audio = embeddings["audio"] * embeddings["has_audio"][:, None]
-    to_audio = embeddings["text_at"] @ audio.T
-    scores = {"text->video": to_video, "text->audio": to_audio,
-              "text->video+audio": to_video + to_audio}
-    return {name: retrieval_metrics(scores[name]) for name in DIRECTIONS}
+def report_arrays(data: RetrievalSet, ranks: dict[str, Tensor], sample: int = 32) -> dict:
+    """{"tensors": ..., "meta": ...} for the report: ranks per direction (``ranks/<dir>``),
+    a (n, n) block of text→video scores for the first n queries against their own clips
+    (``sample_scores``, true pairs on the diagonal), and the clips' video embeddings
+    (``video_embeddings``) with their recipe type for the PCA plot."""
+    n = min(sample, len(data.sentences))
+    rows = data.targets[:n]
+    block = data.queries["vt"][:n] @ data.clips.video["vt"][rows].T
+    tensors = {f"ranks/{name}": r for name, r in ranks.items()}
+    tensors.update(sample_scores=block, video_embeddings=data.clips.video["vt"])
+    groups = [str(m.get("labels", {}).get("recipe_type", m.get("dataset", "?")))
+              for m in data.clips.metas]
+    return {"tensors": tensors, "meta": {"num_clips": len(data.clips), "keys": data.clips.keys,
+                                         "groups": groups, "group_name": "recipe_type"}}
 
 
 def evaluate_youcook2(checkpoint: str | Path, config: EvalConfig, progress: bool = True) -> dict:
-    """Run the protocol; writes ``eval_youcook2.json`` and the eval config next to the
-    checkpoint and returns the results."""
+    """Run the protocol on a checkpoint directory; writes ``eval_youcook2.json`` and the
+    eval config next to it and returns the results."""
     checkpoint = Path(checkpoint)
     method, train_config, tokenizer = load_checkpoint(checkpoint)
-    data = train_config.data
-    cutter = ClipCutter(data.clip_frames, LogMel(n_mels=data.n_mels, window_ms=data.window_ms,
-                                                 hop_ms=data.hop_ms))
-    embeddings = embed_segments(method, cutter, tokenizer, data.max_words, config.shards,
-                                config.subset, config.windows, progress)
-    results = {
-        "protocol": {"windows": config.windows, "subset": config.subset,
-                     "clips": len(embeddings["keys"]), "clip_frames": data.clip_frames},
-        "metrics": retrieval_results(embeddings), "skipped": embeddings["skipped"],
-        "eval_config": to_dict(config),
-    }
-    (checkpoint / "eval_youcook2.json").write_text(json.dumps(results, indent=1))
+    results, arrays = evaluate_retrieval(method, train_config, tokenizer, config, progress)
+    (checkpoint / RESULTS_NAME).write_text(json.dumps(results, indent=1))
+    save_arrays(checkpoint, "youcook2", arrays["tensors"], arrays["meta"])
     save_config(config, checkpoint / "eval_config.yaml")
     return results
 
 
 def format_table(results: dict) -> str:
     """Results as a fixed-width table, chance level and published numbers beside ours."""
-    clips = results["protocol"]["clips"]
-    lines = [f"Zero-shot retrieval, YouCook2 format, {clips} clips, "
-             f"{results['protocol']['windows']} windows averaged",
-             f"{'direction':<{NAME}}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MedR':>7}{'MnR':>8}"]
-    for name, m in results["metrics"].items():
+    clips, queries = results["protocol"]["clips"], results["protocol"].get("queries")
+    title = (f"Zero-shot retrieval, YouCook2 format, {clips} clips, "
+             f"{results['protocol']['windows']} windows averaged")
+    if queries and queries != clips:
+        title += f", {queries} queries"
+    lines = [title, f"{'direction':<{NAME}}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MedR':>7}"
+                    f"{'MnR':>8}"]
+    for name, m in {**results["metrics"], **results.get("metrics_to_text", {})}.items():
         lines.append(f"{'ours ' + name:<{NAME}}{m['R@1']:>7.3f}{m['R@5']:>7.3f}{m['R@10']:>7.3f}"
                      f"{m['MedR']:>7.1f}{m['MnR']:>8.1f}")
     lines.append(f"{'chance':<{NAME}}{1 / clips:>7.3f}{5 / clips:>7.3f}{10 / clips:>7.3f}"
                  f"{(clips + 1) / 2:>7.1f}{(clips + 1) / 2:>8.1f}")
     for name, (r1, r5, r10, medr) in PUBLISHED_T2V.items():
-        lines.append(f"{'paper t->v ' + name:<{NAME}}{r1:>7.3f}{r5:>7.3f}{r10:>7.3f}{medr:>7.1f}"
-                     f"{'-':>8}")
-    lines.append("(published rows: real YouCook2 after HowTo100M pretraining; not comparable "
-                 "to the synthetic world)")
+        medr_text = "-" if medr is None else f"{medr:.1f}"
+        lines.append(f"{'paper t->v ' + name:<{NAME}}{r1:>7.3f}{r5:>7.3f}{r10:>7.3f}"
+                     f"{medr_text:>7}{'-':>8}")
+    missing = results.get("clip_list", {}).get("missing")
+    if missing:
+        lines.append(f"clip list: {results['clip_list']['found']} of "
+                     f"{results['clip_list']['listed']} clips found; missing {missing}")
+    lines.append(f"({PUBLISHED_NOTE})")
     return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""``mmssl embed``: export embeddings of videos, audio or sentences with their keys.
+
+Segments of prepared shards get the W-window average of :mod:`mmssl.eval.features`
+(key ``<video_id>@<start>``); sentences (one per line of a text file) are embedded as they
+are (key = the sentence). Arrays are named ``<modality>.<space>`` — ``video.vt``,
+``audio.at``, ``text.vt``, ... — or ``<modality>.features`` for backbone features.
+
+Output by suffix:
+
+- ``X.safetensors``: one file, the arrays plus metadata ``keys`` (JSON list, row order)
+  and ``source``;
+- anything else: a directory with ``<modality>.<space>.npy`` per array and ``keys.json``.
+
+Every array has one row per key, float32.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from mmssl.checkpoint import load_checkpoint
+from mmssl.eval.features import FeatureExtractor, subset_filter
+
+
+def embed_shards(checkpoint: str | Path, shards: str, modalities=None, windows: int = 10,
+                 subset: str | None = None, level: str = "embedding",
+                 progress: bool = False) -> tuple[list[str], dict[str, torch.Tensor]]:
+    """(keys, {"<modality>.<space>": (N, D)}) for every segment of ``shards``."""
+    method, config, tokenizer = load_checkpoint(checkpoint)
+    extractor = FeatureExtractor(method, config.data, tokenizer, windows, (level,))
+    features = extractor.extract(shards, modalities, keep=subset_filter(subset),
+                                 progress=progress)
+    arrays = {f"{modality}.{space}": value
+              for modality in ("video", "audio", "text")
+              for space, value in getattr(features, modality).items()}
+    return features.keys, arrays
+
+
+@torch.no_grad()
+def embed_sentences(checkpoint: str | Path, sentences: list[str]
+                    ) -> tuple[list[str], dict[str, torch.Tensor]]:
+    """(sentences, {"text.<space>": (S, D)}) through the run's tokenizer and text tower."""
+    if not sentences:
+        raise ValueError("no sentence to embed")
+    method, config, tokenizer = load_checkpoint(checkpoint)
+    extractor = FeatureExtractor(method, config.data, tokenizer)
+    return list(sentences), {f"text.{space}": value
+                             for space, value in extractor.encode_text(sentences).items()}
+
+
+def read_sentences(path: str | Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file."""
+    lines = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    sentences = [line for line in lines if line]
+    if not sentences:
+        raise ValueError(f"{path}: no sentence (one per line expected)")
+    return sentences
+
+
+def write_embeddings(out: str | Path, keys: list[str], arrays: dict[str, torch.Tensor],
+                     source: str) -> Path:
+    """Write ``arrays`` and ``keys`` as described in the module docstring."""
+    out = Path(out)
+    for name, value in arrays.items():
+        if len(value) != len(keys):
+            raise ValueError(f"{name} has {len(value)} rows for {len(keys)} keys")
+    plain = {name: value.detach().float().cpu().contiguous() for name, value in arrays.items()}
+    if out.suffix == ".safetensors":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_file(plain, str(out), metadata={"keys": json.dumps(keys), "source": source})
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, value in plain.items():
+        np.save(out / f"{name}.npy", value.numpy())
+    (out / "keys.json").write_text(json.dumps({"keys": keys, "source": source}, indent=1))
+    return out
