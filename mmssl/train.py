@@ -28,10 +28,10 @@ def dry_run(config: TrainConfig) -> dict:
     from accelerate import PartialState
 
     from mmssl.checkpoint import build_method
-    from mmssl.training.loop import _tokenizer
+    from mmssl.training.loop import _tokenizer, launched_on_cpus
     from mmssl.training.plan import dry_run_report, format_report
 
-    state = PartialState()
+    state = PartialState(cpu=launched_on_cpus())
     seed_everything(config.seed)
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     tokenizer = _tokenizer(config, Path(config.output_dir), state)

@@ -8,6 +8,7 @@ checkpoints, the logs and ``max_steps`` all count global steps.
 
 from __future__ import annotations
 
+import os
 import random
 import tarfile
 import time
@@ -58,6 +59,14 @@ def narration_texts(shards_dirs: list[str]):
                             yield text["text"]
 
 
+def launched_on_cpus() -> bool:
+    """True when several processes were launched (``WORLD_SIZE`` > 1, as torchrun and
+    ``accelerate launch`` set it) on a machine without CUDA. Accelerate treats such a launch
+    as multi-process (gloo) only when told it runs on CPUs; otherwise every process would
+    train alone on its own data and all would write the same run directory."""
+    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 class Run:
     """Everything one training run holds: config, accelerator, model, optimiser, data."""
 
@@ -66,7 +75,8 @@ class Run:
             torch.set_num_threads(config.threads)
         seed_everything(config.seed)
         self.config, self.progress = config, progress
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision,
+                                       cpu=launched_on_cpus())
         self.run_dir = Path(config.output_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.tokenizer = _tokenizer(config, self.run_dir, self.accelerator)
