@@ -33,9 +33,9 @@ def tiny_config(shards, out, **extra) -> TrainConfig:
 
 def losses(run_dir) -> list[dict]:
     """Each logged step's loss terms and learning rate (not its timings)."""
-    lines = (Path(run_dir) / "log.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(line).items() if k == "step" or k == "lr"
-             or k.startswith("loss")} for line in lines]
+    records = [json.loads(line) for line in (Path(run_dir) / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in record.items() if k == "step" or k == "lr"
+             or k.startswith("loss")} for record in records if "loss" in record]
 
 
 def weights(run_dir) -> dict:
@@ -50,8 +50,11 @@ def assert_same_weights(a: dict, b: dict) -> None:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tiny_shards, tmp_path_factory):
+    """The reference run, with zero-shot eval every 4 steps (the others run without it:
+    evaluating must not change training)."""
     out = tmp_path_factory.mktemp("uninterrupted")
-    train(tiny_config(tiny_shards["howto100m"], out), progress=False)
+    train(tiny_config(tiny_shards["howto100m"], out, eval_every=4, eval_windows=1,
+                      eval_shards=tiny_shards["youcook2"]), progress=False)
     return out
 
 
@@ -122,5 +125,9 @@ def test_checkpoint_files_load_without_executing_code(uninterrupted):
     assert {"optimizer", "schedule", "scaler"} <= set(state)
     manifest = json.loads((directory / "complete.json").read_text())
     assert set(manifest["files"]) == {"model.safetensors", "training.pt", "rng-rank0.pt"}
+    evals = [json.loads(line) for line in (uninterrupted / "log.jsonl").read_text().splitlines()
+             if "eval" in line]
+    assert [e["step"] for e in evals] == [4, 8]
+    assert 0 <= evals[-1]["eval"]["text->video"]["R@1"] <= 1
     config = yaml.safe_load((uninterrupted / "config.yaml").read_text())
     assert config["checkpoint_every"] == 1 and os.path.isdir(uninterrupted / "tensorboard")
