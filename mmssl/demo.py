@@ -1,10 +1,11 @@
-"""The main job on the synthetic world: synth → prep → train → zero-shot eval, offline.
+"""The main job on the synthetic world: synth → prep → train → eval → report, offline.
 
 Everything lands under one output directory::
 
     world/      the synthetic HowTo100M- and YouCook2-format downloads
     shards/     howto100m/, youcook2/, coin/ and audioset/ prepared shards (with manifests)
-    run/        training run: config, tokenizer, log.jsonl, checkpoint/ (+ eval results)
+    run/        training run: config, tokenizer, log.jsonl, checkpoint/ (+ eval results,
+                and checkpoint/report/: report.md, report.json, PNG plots)
     demo_summary.json
 """
 
@@ -16,6 +17,9 @@ from pathlib import Path
 
 from data_prep import audioset, coin, howto100m, youcook2
 from mmssl.config import DemoConfig, to_dict
+from mmssl.eval.classification import format_classification
+from mmssl.eval.evaluate import classify_checkpoint
+from mmssl.eval.report import write_report
 from mmssl.eval.retrieval import evaluate_youcook2, format_table
 from mmssl.synth import generate_world
 from mmssl.train import train
@@ -48,18 +52,45 @@ def run_demo(config: DemoConfig, out: str | Path, progress: bool = True) -> dict
     config.eval.shards = str(shards / "youcook2")
     checkpoint = stage("train", train, config.train, progress)
     results = stage("eval", evaluate_youcook2, checkpoint, config.eval, progress)
+    probes = {}
+    if others:  # linear probes and zero-shot classification on COIN / AudioSet
+        config.eval.coin_shards = str(shards / "coin") if "coin" in others else ""
+        config.eval.audioset_shards = str(shards / "audioset") if "audioset" in others else ""
+        if "audioset" in others:
+            config.eval.audioset_class_names = str(world / "audioset" /
+                                                   "class_labels_indices.csv")
+        probes = stage("probes", classify_checkpoint, checkpoint, config.eval, progress)
+    report = stage("report", write_report, checkpoint)
     summary = {
         "seconds": timings, "total_seconds": round(sum(timings.values()), 1),
         "samples": {"howto100m": howto["total_samples"], "youcook2": youcook["total_samples"],
                     **{name: m["total_samples"] for name, m in others.items()}},
         "skipped": {"howto100m": howto["failed"], "youcook2": youcook["failed"],
                     **{name: m["failed"] for name, m in others.items()}},
-        "checkpoint": str(checkpoint), "results": results["metrics"], "config": to_dict(config),
+        "checkpoint": str(checkpoint), "results": results["metrics"],
+        "results_to_text": results["metrics_to_text"],
+        "classification": _headline(probes),
+        "report": str(report), "config": to_dict(config),
     }
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=1))
     print(format_table(results))
+    if probes:
+        print(format_classification(probes))
+    print(f"[demo] report: {report / 'report.md'}")
     print(f"[demo] total {summary['total_seconds']} s; everything is under {out}")
     return summary
+
+
+def _headline(probes: dict) -> dict:
+    """{"<dataset> <kind> <task>": {"top1"|"mAP": x, "chance": y}} from the probe results."""
+    out = {}
+    for dataset, part in probes.items():
+        for kind in ("linear", "zero_shot"):
+            for task, metrics in part.get(kind, {}).items() if isinstance(part, dict) else ():
+                if isinstance(metrics, dict):
+                    out[f"{dataset} {kind} {task}"] = {
+                        k: v for k, v in metrics.items() if k in ("top1", "mAP", "chance")}
+    return out
 
 
 def _prep_coin_and_audioset(stage, world: Path, shards: Path, config: DemoConfig,

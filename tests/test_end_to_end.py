@@ -1,4 +1,5 @@
-"""One tiny run of the whole path through the command line: synth → prep → train → eval."""
+"""One tiny run of the whole path through the command line: synth → prep → train → eval
+(retrieval, probes) → report."""
 
 import json
 import subprocess
@@ -30,7 +31,7 @@ def test_every_stage_leaves_its_outputs(demo_run):
     out, stdout = demo_run
     summary = json.loads((out / "demo_summary.json").read_text())
     assert set(summary["seconds"]) == {"synth", "prep howto100m", "prep youcook2", "prep coin",
-                                       "prep audioset", "train", "eval"}
+                                       "prep audioset", "train", "eval", "probes", "report"}
     assert summary["samples"]["coin"] >= 4 and summary["samples"]["audioset"] == 6
     assert summary["samples"]["howto100m"] == 6 and summary["samples"]["youcook2"] >= 3
     checkpoint = out / "run" / "checkpoint"
@@ -79,3 +80,21 @@ def test_train_command_runs_a_shipped_config(demo_run, tmp_path):
     assert [r["step"] for r in log] == [1, 2, 3]
     assert {"loss_vt", "loss_at", "loss_vat"} <= set(log[-1])
     assert (tmp_path / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_demo_writes_the_report_and_the_probes(demo_run):
+    out, stdout = demo_run
+    summary = json.loads((out / "demo_summary.json").read_text())
+    report = out / "run" / "checkpoint" / "report"
+    assert summary["report"] == str(report)
+    assert {p.name for p in report.glob("*.png")} == {
+        "recall_at_k.png", "similarity.png", "embedding_pca.png", "training_curves.png"}
+    assert "COIN" in json.loads((report / "report.json").read_text())["figures"][
+        "embedding_pca.png"]
+    headline = summary["classification"]
+    assert {"coin linear coin_task", "coin zero_shot coin_step", "audioset linear audioset",
+            "audioset zero_shot audioset"} <= set(headline)
+    assert 0.0 <= headline["audioset linear audioset"]["mAP"] <= 1.0
+    assert set(summary["results_to_text"]) == {"video->text", "audio->text",
+                                               "video+audio->text"}
+    assert "linear coin_task" in stdout and "report.md" in stdout

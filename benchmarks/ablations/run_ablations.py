@@ -1,7 +1,7 @@
 """The papers' ablations, reproduced small on the synthetic world (CPU, seeded).
 
     nice -n 10 python benchmarks/ablations/run_ablations.py [--out runs/ablations]
-        [--seeds 0 1 2] [--steps 120] [--batch 24] [--only milnce_k spaces audio]
+        [--seeds 0 1 2] [--steps 80] [--batch 16] [--only milnce_k spaces audio]
         [--json benchmarks/results/ablations.json]
 
 One small world and one set of shards serve every run; each run is ``mmssl train`` then
@@ -12,12 +12,16 @@ a run whose ``eval_youcook2.json`` exists is not redone). Experiments:
    narrations (25% spoken 2.5–5 s off their event, 15% of events unnarrated, chatter).
    K = 1 is plain NCE with the anchor narration as the single positive (the MIL-NCE
    paper's NCE baseline). MIL-NCE paper (Miech et al. 2020, Table 1): K > 1 beats it.
-2. ``spaces`` — MMV with shared, disjoint and fine-and-coarse (FAC) spaces, the paper's
-   objective (NCE(v,a) + MIL-NCE(v,t), no audio-text term). MMV (Alayrac et al. 2020,
-   Table 1): FAC best for video–audio–text.
-3. ``audio`` — text→video against text→video+audio for AVLnet (scores against the sum
-   z_v + z_a) and for MMV-FAC trained with the audio–text term. AVLnet (Rouditchenko et
-   al. 2021): adding audio helps when narration refers to sound.
+2. ``spaces`` — MMV with shared, disjoint and fine-and-coarse (FAC) spaces. MMV (Alayrac
+   et al. 2020, Table 1): FAC best for video–audio–text. All three train NCE(v,a) +
+   MIL-NCE(v,t) + MIL-NCE(a,t) (the demo's objective; the paper has no a–t term, and
+   without it nothing ties sound words to audio, see benchmarks/README.md).
+3. text→video against text→video+audio (AVLnet, Rouditchenko et al. 2021: adding audio
+   helps when narration refers to sound) is read from the ``spaces`` runs: the same
+   checkpoints scored against z_v and against z_v + z_a. The world's narrations name the
+   sound ("... with a whistle"), which only the audio reveals. (AVLnet's own MMS
+   training is not in the table: the CPU time of a shared 2-core machine did not allow
+   it; ``EXTRA`` below holds its settings.)
 
 Prints mean ± std (over seeds; std with ddof = 1) of R@1, R@10 and MedR per row, writes
 the per-run and aggregated figures to JSON and the table as Markdown next to it.
@@ -37,8 +41,8 @@ from pathlib import Path
 
 WORLD = ["--synth.seed=11", "--synth.howto_videos=96", "--synth.youcook_val_videos=24",
          "--synth.youcook_train_videos=0", "--synth.coin_videos=0", "--synth.audioset_clips=0"]
-MMV_PAPER = ["--method=mmv", "--loss.weights.va=1.0", "--loss.weights.vt=1.0",
-             "--loss.weights.at=0.0"]
+MMV_AT = ["--method=mmv", "--loss.weights.va=1.0", "--loss.weights.vt=1.0",
+          "--loss.weights.at=1.0"]
 EXPERIMENTS = {
     "milnce_k": {
         "MIL-NCE K=1 (plain NCE)": ["--method=milnce", "--data.num_candidates=1"],
@@ -46,16 +50,12 @@ EXPERIMENTS = {
         "MIL-NCE K=5": ["--method=milnce", "--data.num_candidates=5"],
     },
     "spaces": {
-        "MMV shared": [*MMV_PAPER, "--model.space=shared"],
-        "MMV disjoint": [*MMV_PAPER, "--model.space=disjoint"],
-        "MMV FAC": [*MMV_PAPER, "--model.space=fac"],
-    },
-    "audio": {
-        "AVLnet (shared, MMS)": ["--method=avlnet", "--data.num_candidates=1"],
-        "MMV FAC + audio-text term": ["--method=mmv", "--model.space=fac",
-                                      "--loss.weights.at=1.0"],
+        "MMV shared": [*MMV_AT, "--model.space=shared"],
+        "MMV disjoint": [*MMV_AT, "--model.space=disjoint"],
+        "MMV FAC": [*MMV_AT, "--model.space=fac"],
     },
 }
+EXTRA = {"audio": {"AVLnet (shared, MMS)": ["--method=avlnet", "--data.num_candidates=1"]}}
 COLUMNS = ("text->video", "text->audio", "text->video+audio")
 
 
@@ -135,7 +135,7 @@ def markdown(table: dict) -> str:
     for experiment, variants in table.items():
         for variant, directions in variants.items():
             for direction, m in directions.items():
-                if experiment != "audio" and direction == "text->audio":
+                if experiment == "milnce_k" and direction != "text->video":
                     continue
                 cells = [f"{m[k][0]:.3f} ± {m[k][1]:.3f}" for k in ("R@1", "R@10")]
                 cells.append(f"{m['MedR'][0]:.1f} ± {m['MedR'][1]:.1f}")
@@ -148,10 +148,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="runs/ablations")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=120)
-    parser.add_argument("--batch", type=int, default=24)
-    parser.add_argument("--windows", type=int, default=5)
-    parser.add_argument("--only", nargs="+", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--steps", type=int, default=80)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--windows", type=int, default=3)
+    parser.add_argument("--only", nargs="+", choices=sorted({*EXPERIMENTS, *EXTRA}))
     parser.add_argument("--json", default="benchmarks/results/ablations.json")
     args = parser.parse_args()
     out = Path(args.out)
@@ -162,8 +162,9 @@ def main() -> None:
     runs: dict = {}
     # Seed-major order: a partial table (one seed of everything) exists early.
     for seed in args.seeds:
-        for experiment, variants in EXPERIMENTS.items():
-            if args.only and experiment not in args.only:
+        for experiment, variants in {**EXPERIMENTS, **EXTRA}.items():
+            if (args.only and experiment not in args.only) or (
+                    not args.only and experiment in EXTRA):
                 continue
             for variant, overrides in variants.items():
                 run_dir = out / "runs" / experiment / variant.split(" (")[0].replace(" ", "_")

@@ -136,6 +136,61 @@ def grouped_retrieval_ranks(
     return ranks
 
 
+def embedding_ranks(
+    queries: Tensor,
+    items: Tensor,
+    targets: ArrayLike | None = None,
+    column_owner: ArrayLike | None = None,
+    chunk_size: int = 1024,
+) -> Tensor:
+    """Ranks for scores ``S = queries @ items.T`` without ever holding all of S.
+
+    Each block of ``chunk_size`` query rows is scored, ranked (as :func:`retrieval_ranks`,
+    or :func:`grouped_retrieval_ranks` when ``column_owner`` is given) and dropped, so
+    memory is O(chunk_size x N) beside the embeddings: 100k x 100k at chunk 1024 holds one
+    1024 x 100k float32 block (400 MB) where the full matrix would need 40 GB. A sum of
+    scores in several spaces (text→video+audio) is one product of concatenated embeddings:
+    [t_vt, t_at] · [v_vt, a_at] = t_vt · v_vt + t_at · a_at.
+
+    Args:
+        queries: (Q, D); items: (N, D).
+        targets: (Q,) true item per query (default t_q = q, Q = N).
+        column_owner: (N,) row owning each item column (several true columns per row).
+        chunk_size: query rows per block.
+
+    Returns:
+        LongTensor (Q,) of 0-based ranks.
+    """
+    if queries.ndim != 2 or items.ndim != 2 or queries.shape[1] != items.shape[1]:
+        raise ValueError(f"retrieval_metrics: queries (Q, D) and items (N, D) must share D, "
+                         f"got {tuple(queries.shape)} and {tuple(items.shape)}")
+    n_queries = queries.shape[0]
+    if targets is None and column_owner is None:
+        targets = torch.arange(n_queries)
+    ranks = torch.empty(n_queries, dtype=torch.long)
+    for start in range(0, n_queries, chunk_size):
+        block = queries[start:start + chunk_size] @ items.T
+        if column_owner is not None:
+            owner = _as_tensor(column_owner, "column_owner").to(torch.long) - start
+            # Columns owned by rows outside this block become "not true" for every row here.
+            ranks[start:start + len(block)] = _grouped_block(block, owner)
+        else:
+            tgt = _as_tensor(targets, "targets").to(torch.long)[start:start + chunk_size]
+            ranks[start:start + len(block)] = retrieval_ranks(block, tgt, chunk_size)
+    return ranks
+
+
+def _grouped_block(block: Tensor, owner: Tensor) -> Tensor:
+    """:func:`grouped_retrieval_ranks` of a block of rows 0..c-1 (owner shifted so that
+    columns owned elsewhere have an owner outside [0, c))."""
+    rows = torch.arange(block.shape[0])
+    positive = owner[None, :] == rows[:, None]
+    if not bool(positive.any(dim=1).all()):
+        raise ValueError("retrieval_metrics: every row must own at least one column")
+    best = block.masked_fill(~positive, float("-inf")).amax(dim=1, keepdim=True)
+    return ((block >= best) & ~positive).sum(dim=1)
+
+
 def metrics_from_ranks(ranks: ArrayLike, ks: Sequence[int] = (1, 5, 10)) -> dict:
     """R@K, MedR and MnR from 0-based ranks (see :func:`retrieval_metrics`)."""
     ranks = np.asarray(ranks.numpy() if isinstance(ranks, Tensor) else ranks)

@@ -32,7 +32,7 @@ from mmssl.config import EvalConfig, save_config, to_dict
 from mmssl.eval.artifacts import save_arrays
 from mmssl.eval.clip_list import match_clips, read_clip_list
 from mmssl.eval.features import FeatureExtractor, SegmentFeatures, subset_filter
-from mmssl.eval.metrics import grouped_retrieval_ranks, metrics_from_ranks, retrieval_ranks
+from mmssl.eval.metrics import embedding_ranks, metrics_from_ranks
 from mmssl.eval.published import PUBLISHED_NOTE, PUBLISHED_T2V
 
 NAME = 40  # width of the table's first column
@@ -74,23 +74,33 @@ def build_retrieval_set(extractor: FeatureExtractor, config: EvalConfig,
     return RetrievalSet(clips.select(used), queries, targets, sentences, match.summary())
 
 
-def score_matrices(data: RetrievalSet) -> dict[str, Tensor]:
-    """{direction: (Q, N) text→X scores} for each direction the method can score."""
+def score_embeddings(data: RetrievalSet) -> dict[str, tuple[Tensor, Tensor]]:
+    """{direction: (query side (Q, D'), clip side (N, D'))} with S = query · clipᵀ, for each
+    text→X direction the method can score. text→video+audio concatenates the two spaces:
+    [z_t^vt, z_t^at] · [z_v^vt, z_a^at] = z_t^vt · z_v^vt + z_t^at · z_a^at."""
     video, text = data.clips.video, data.queries
-    scores = {"text->video": text["vt"] @ video["vt"].T}
+    pairs = {"text->video": (text["vt"], video["vt"])}
     if data.clips.audio:
         audio = data.clips.audio["at"] * data.clips.has_audio[:, None]
-        scores["text->audio"] = text["at"] @ audio.T
-        scores["text->video+audio"] = scores["text->video"] + scores["text->audio"]
-    return scores
+        pairs["text->audio"] = (text["at"], audio)
+        pairs["text->video+audio"] = (torch.cat([text["vt"], text["at"]], dim=1),
+                                      torch.cat([video["vt"], audio], dim=1))
+    return pairs
 
 
-def retrieval_results(data: RetrievalSet) -> tuple[dict, dict]:
-    """({direction: metrics}, {direction: ranks}) for text→X and X→text (0-based ranks)."""
+def score_matrices(data: RetrievalSet) -> dict[str, Tensor]:
+    """{direction: full (Q, N) text→X scores}; for small sets, plots and tests only."""
+    return {name: q @ c.T for name, (q, c) in score_embeddings(data).items()}
+
+
+def retrieval_results(data: RetrievalSet, chunk_size: int = 1024) -> tuple[dict, dict]:
+    """({direction: metrics}, {direction: ranks}) for text→X and X→text (0-based ranks),
+    scored in blocks of ``chunk_size`` rows (:func:`~mmssl.eval.metrics.embedding_ranks`)."""
     ranks = {}
-    for name, scores in score_matrices(data).items():
-        ranks[name] = retrieval_ranks(scores, targets=data.targets)
-        ranks[REVERSE[name]] = grouped_retrieval_ranks(scores.T, data.targets)
+    for name, (query, clip) in score_embeddings(data).items():
+        ranks[name] = embedding_ranks(query, clip, targets=data.targets, chunk_size=chunk_size)
+        ranks[REVERSE[name]] = embedding_ranks(clip, query, column_owner=data.targets,
+                                               chunk_size=chunk_size)
     return {name: metrics_from_ranks(r) for name, r in ranks.items()}, ranks
 
 

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from mmssl.eval.metrics import retrieval_metrics, retrieval_ranks
+from mmssl.eval.metrics import (
+    embedding_ranks,
+    grouped_retrieval_ranks,
+    metrics_from_ranks,
+    recall_curve,
+    retrieval_metrics,
+    retrieval_ranks,
+)
 
 
 def brute_force(scores, targets=None, ks=(1, 5, 10)):
@@ -108,3 +115,72 @@ def test_errors_are_explicit():
     bad[3, 1] = float("nan")
     with pytest.raises(ValueError, match="row 3"):
         retrieval_metrics(bad, chunk_size=2)
+
+
+def brute_force_grouped(scores, owner):
+    """Per row: sort by descending score with the row's true columns after their equals;
+    the rank is the position of the first true column."""
+    scores = np.asarray(scores, dtype=np.float64)
+    ranks = []
+    for q in range(scores.shape[0]):
+        order = sorted(range(scores.shape[1]), key=lambda j: (-scores[q, j], owner[j] == q))
+        ranks.append(min(order.index(j) for j in range(scores.shape[1]) if owner[j] == q))
+    return np.array(ranks)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grouped_ranks_match_brute_force_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = 9, 23
+    owner = np.concatenate([np.arange(n_rows), rng.integers(0, n_rows, n_cols - n_rows)])
+    scores = rng.integers(0, 4, size=(n_rows, n_cols)).astype(np.float32)  # many ties
+    expected = brute_force_grouped(scores, owner)
+    for chunk in (1, 4, 100):
+        got = grouped_retrieval_ranks(torch.from_numpy(scores), torch.from_numpy(owner), chunk)
+        assert got.tolist() == expected.tolist()
+    metrics = retrieval_metrics(scores, column_owner=owner)
+    assert metrics["R@1"] == pytest.approx(np.mean(expected < 1))
+    assert metrics["MedR"] == float(np.median(expected) + 1)
+
+
+def test_grouped_equals_single_target_with_one_column_per_row():
+    rng = np.random.default_rng(5)
+    scores = torch.from_numpy(rng.normal(size=(12, 12)))
+    perm = torch.from_numpy(rng.permutation(12))
+    # Column j belongs to row perm[j]: the single-target form with t = perm⁻¹.
+    targets = torch.argsort(perm)
+    assert grouped_retrieval_ranks(scores, perm).tolist() == \
+        retrieval_ranks(scores, targets=targets).tolist()
+
+
+def test_duplicate_captions_tie_pessimistically_in_both_directions():
+    # Clips 0 and 1 have the same caption (duplicate text embeddings): text->video cannot
+    # tell them apart (so both captions rank 1), and video->text ties the two captions.
+    text = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    video = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9]])
+    to_video = embedding_ranks(text, video)
+    assert to_video.tolist() == brute_force((text @ video.T).numpy())[1].tolist() == [0, 1, 0]
+    to_text = embedding_ranks(video, text, column_owner=torch.arange(3))
+    assert to_text.tolist() == [1, 1, 0]  # each clip's caption ties with its twin
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64])
+def test_embedding_ranks_equal_full_matrix_ranks(chunk):
+    generator = torch.Generator().manual_seed(chunk)
+    queries = torch.randn(30, 6, generator=generator)
+    items = torch.randn(11, 6, generator=generator)
+    targets = torch.randint(0, 11, (30,), generator=generator)
+    full = retrieval_ranks(queries @ items.T, targets=targets)
+    assert embedding_ranks(queries, items, targets=targets, chunk_size=chunk).tolist() == \
+        full.tolist()
+    owner = torch.cat([torch.arange(11), torch.randint(0, 11, (19,), generator=generator)])
+    reverse = grouped_retrieval_ranks(items @ queries.T, owner)
+    assert embedding_ranks(items, queries, column_owner=owner, chunk_size=chunk).tolist() == \
+        reverse.tolist()
+
+
+def test_recall_curve_and_metrics_from_ranks():
+    ranks = np.array([0, 0, 3, 9, 20])
+    assert recall_curve(ranks, 4).tolist() == [0.4, 0.4, 0.4, 0.6]
+    m = metrics_from_ranks(ranks, ks=(1, 10))
+    assert m == {"R@1": 0.4, "R@10": 0.8, "MedR": 4.0, "MnR": 7.4, "num_queries": 5}
