@@ -1,7 +1,14 @@
-"""Word-level tokenizer for the MIL-NCE/MMV text branch, built with ``tokenizers``.
+"""Tokenizers behind one interface: ``tokenizer(texts, max_words) -> (N, max_words)``
+int64 ids with 0 as padding, ``vocab_size``, ``save(path)``, ``load(path)``.
 
-The vocabulary comes from the training narrations (lower-cased words split on whitespace
-and punctuation); id 0 is padding, id 1 stands for any word not in the vocabulary.
+- :class:`WordTokenizer` (the MIL-NCE/MMV text branch): a word-level vocabulary built with
+  ``tokenizers`` from the training narrations (lower-cased words split on whitespace and
+  punctuation); id 0 is padding, id 1 stands for any word not in the vocabulary.
+- :class:`SubwordTokenizer`: the tokenizer of a local HuggingFace model directory, for the
+  ``hf`` text encoder. Its ids are shifted by one (model id i is written i + 1) so that 0
+  still means padding whatever the model's own pad id is; the encoder shifts them back.
+
+:func:`build_tokenizer` / :func:`load_tokenizer` pick the kind from the model config.
 """
 
 from __future__ import annotations
@@ -50,9 +57,89 @@ class WordTokenizer:
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
+    def vocabulary(self) -> dict[str, int]:
+        """word → id, special tokens included."""
+        return self.tokenizer.get_vocab()
+
     def __call__(self, texts: list[str], max_words: int) -> torch.Tensor:
         ids = torch.zeros(len(texts), max_words, dtype=torch.long)
         for row, encoding in enumerate(self.tokenizer.encode_batch(texts)):
             tokens = encoding.ids[:max_words]
             ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
         return ids
+
+
+class SubwordTokenizer:
+    """A HuggingFace model's own tokenizer; texts → (N, max_words) ids, model id + 1.
+
+    ``max_words`` counts subword tokens including the model's special tokens ([CLS],
+    [SEP], ...): longer texts are truncated by the tokenizer itself, so the special tokens
+    its post-processor adds are kept.
+    """
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()
+
+    @classmethod
+    def from_directory(cls, directory: str | Path):
+        """``tokenizer.json`` in ``directory``, or whatever ``AutoTokenizer`` can read there
+        (e.g. a BERT ``vocab.txt``) converted to a fast tokenizer."""
+        directory = Path(directory)
+        if (directory / "tokenizer.json").is_file():
+            return cls(Tokenizer.from_file(str(directory / "tokenizer.json")))
+        if not directory.is_dir():
+            raise FileNotFoundError(f"HuggingFace model directory {directory} not found")
+        from transformers import AutoTokenizer
+
+        try:
+            auto = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise FileNotFoundError(f"no tokenizer in {directory} (expected tokenizer.json or "
+                                    f"files AutoTokenizer reads): {error}") from None
+        if not getattr(auto, "is_fast", False):
+            raise ValueError(f"{directory}: only fast (tokenizers-backed) tokenizers are "
+                             "supported")
+        return cls(auto.backend_tokenizer)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"tokenizer file {path} not found (it is saved next to "
+                                    "each checkpoint as tokenizer.json)")
+        return cls(Tokenizer.from_file(str(path)))
+
+    def save(self, path: str | Path) -> None:
+        self.tokenizer.save(str(path))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size() + 1
+
+    def vocabulary(self) -> dict[str, int]:
+        """token → id as written (model id + 1)."""
+        return {token: index + 1 for token, index in self.tokenizer.get_vocab().items()}
+
+    def __call__(self, texts: list[str], max_words: int) -> torch.Tensor:
+        self.tokenizer.enable_truncation(max_length=max_words)
+        ids = torch.zeros(len(texts), max_words, dtype=torch.long)
+        for row, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
+            tokens = encoding.ids[:max_words]
+            ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long) + 1
+        return ids
+
+
+def build_tokenizer(model_config, texts: Iterable[str]):
+    """A fresh run's tokenizer: the HF directory's (``model.hf_text_dir``) when set,
+    else a :class:`WordTokenizer` trained on ``texts`` (not read in the first case)."""
+    if model_config.hf_text_dir:
+        return SubwordTokenizer.from_directory(model_config.hf_text_dir)
+    return WordTokenizer.train(texts)
+
+
+def load_tokenizer(path: str | Path, model_config):
+    """The tokenizer saved at ``path`` by a run with ``model_config``."""
+    if model_config.hf_text_dir:
+        return SubwordTokenizer.load(path)
+    return WordTokenizer.load(path)

@@ -7,25 +7,89 @@ and its heads in ``self.spaces`` (:class:`~mmssl.models.spaces.EmbeddingSpaces`)
 
 from __future__ import annotations
 
+import inspect
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
 from mmssl.models import AUDIO_ENCODERS, TEXT_ENCODERS, VIDEO_ENCODERS
 from mmssl.models.spaces import EmbeddingSpaces
+from mmssl.models.weights import load_encoder_weights
+from mmssl.models.word_vectors import read_word_vectors
+
+ENCODERS = {"video": VIDEO_ENCODERS, "audio": AUDIO_ENCODERS, "text": TEXT_ENCODERS}
+
+
+def encoder_options(config: TrainConfig, modality: str, vocab_size: int) -> tuple[dict, dict]:
+    """Keyword arguments for the ``modality`` encoder: ``(offered, requested)``.
+
+    ``offered`` go to any encoder whose constructor takes them (sizes, the mel count,
+    gradient checkpointing); ``requested`` were set explicitly in the config, and an
+    encoder that cannot take one is an error rather than a silent no-op.
+    """
+    model = config.model
+    if modality == "video":
+        return {"width": model.video_width,
+                "gradient_checkpointing": model.gradient_checkpointing}, {}
+    if modality == "audio":
+        return {"width": model.audio_width, "n_mels": config.data.n_mels,
+                "gradient_checkpointing": model.gradient_checkpointing}, {}
+    offered = {"vocab_size": vocab_size, "word_dim": model.word_dim, "width": model.text_width,
+               "gradient_checkpointing": model.gradient_checkpointing}
+    requested = {}
+    if model.text_pooling != "mean":
+        requested["pooling"] = model.text_pooling
+    if model.freeze_text:
+        requested["freeze"] = True
+    if model.word_vectors:
+        requested["frozen_word_vectors"] = model.freeze_word_vectors
+    if model.hf_text_dir:
+        requested["path"] = model.hf_text_dir
+    return offered, requested
+
+
+def build_encoder(config: TrainConfig, modality: str, vocab_size: int = 0) -> nn.Module:
+    """The encoder ``config.model.<modality>_encoder`` with the options it accepts."""
+    registry = ENCODERS[modality]
+    name = getattr(config.model, f"{modality}_encoder")
+    constructor = registry.get(name)
+    accepted = set(inspect.signature(constructor).parameters)
+    offered, requested = encoder_options(config, modality, vocab_size)
+    refused = sorted(set(requested) - accepted)
+    if refused:
+        raise ValueError(f"{modality} encoder {name!r} does not take {refused} (set in "
+                         f"model.*); it takes {sorted(accepted)}")
+    kwargs = {key: value for key, value in offered.items() if key in accepted}
+    return constructor(**kwargs, **requested)
 
 
 def build_towers(config: TrainConfig, vocab_size: int, modalities) -> nn.ModuleDict:
     """Encoders for ``modalities`` (video, audio, text) named in ``config.model``."""
-    model = config.model
-    builders = {
-        "video": lambda: VIDEO_ENCODERS.build(model.video_encoder, width=model.video_width),
-        "audio": lambda: AUDIO_ENCODERS.build(model.audio_encoder, width=model.audio_width,
-                                              n_mels=config.data.n_mels),
-        "text": lambda: TEXT_ENCODERS.build(model.text_encoder, vocab_size=vocab_size,
-                                            word_dim=model.word_dim, width=model.text_width),
-    }
-    return nn.ModuleDict({modality: builders[modality]() for modality in modalities})
+    return nn.ModuleDict({modality: build_encoder(config, modality, vocab_size)
+                          for modality in modalities})
+
+
+def load_pretrained(towers: nn.ModuleDict, config: TrainConfig, vocabulary: dict[str, int]
+                    ) -> dict:
+    """Start the towers from the local files the config names (a fresh run only; a
+    checkpoint or a resumed run restores every weight itself).
+
+    ``vocabulary`` (word → id) places pretrained word vectors. Returns a report:
+    ``{"<modality>_weights": {"path", "ignored"}, "word_vectors": {"found", "coverage"...}}``.
+    """
+    model, report = config.model, {}
+    for modality in towers:
+        path = getattr(model, f"{modality}_weights")
+        if path:
+            ignored = load_encoder_weights(towers[modality], path, modality)
+            report[f"{modality}_weights"] = {"path": path, "ignored": ignored}
+    if model.word_vectors and "text" in towers:
+        text = towers["text"]
+        words = read_word_vectors(model.word_vectors, vocabulary, text.embed.embedding_dim)
+        text.set_word_vectors(words.vectors, words.found)
+        report["word_vectors"] = words.coverage()
+    return report
 
 
 def build_spaces(config: TrainConfig, towers: nn.ModuleDict, pairs, kind: str | None = None

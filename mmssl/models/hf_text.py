@@ -68,15 +68,21 @@ class HFTextEncoder(nn.Module):
 
     @property
     def gradient_checkpointing(self) -> bool:
-        return self.model.is_gradient_checkpointing
+        model = self.model
+        if hasattr(model, "is_activation_checkpointing"):  # transformers >= 5
+            return model.is_activation_checkpointing
+        return model.is_gradient_checkpointing
 
     @gradient_checkpointing.setter
     def gradient_checkpointing(self, enabled: bool) -> None:
-        if enabled:
-            self.model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False})
-        elif self.model.is_gradient_checkpointing:
-            self.model.gradient_checkpointing_disable()
+        model, new_api = self.model, hasattr(self.model, "activation_checkpointing_enable")
+        if enabled and new_api:
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        elif enabled:
+            model.gradient_checkpointing_enable({"use_reentrant": False})
+        elif self.gradient_checkpointing:
+            (model.activation_checkpointing_disable if new_api
+             else model.gradient_checkpointing_disable)()
 
     def train(self, mode: bool = True):
         super().train(mode)
