@@ -112,3 +112,20 @@ def test_names_and_prompts():
     assert prompts(["whistle"], "the sound of a {}") == ["the sound of a whistle"]
     with pytest.raises(ValueError, match="no '{}'"):
         prompts(["x"], "no placeholder")
+
+
+def test_fine_tuning_changes_the_encoder_and_scores_the_test_split(eval_checkpoint,
+                                                                   classification_shards):
+    from mmssl.eval.features import FeatureExtractor
+    from mmssl.eval.linear_probe import fine_tune_probe
+
+    method, train_config, tokenizer = load_checkpoint(eval_checkpoint)
+    before = [p.detach().clone() for p in method.towers["video"].parameters()]
+    extractor = FeatureExtractor(method, train_config.data, tokenizer, windows=2,
+                                 levels=("backbone",))
+    result = fine_tune_probe(extractor, str(classification_shards["coin"]), TASKS["coin_task"],
+                             steps=3, batch_size=4, lr=1e-3)
+    after = list(method.towers["video"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))
+    assert 0.0 <= result["top1"] <= 1.0 and result["classes"] == 6
+    assert result["test_segments"] > 0 and result["fine_tune_steps"] == 3
