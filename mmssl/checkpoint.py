@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mmssl.config import TrainConfig, load_config, save_config
-from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.tokenizer import WordTokenizer, load_tokenizer
 from mmssl.methods import METHODS
 
 WEIGHTS_NAME = "model.safetensors"
@@ -46,7 +46,7 @@ def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrainConfig
             raise FileNotFoundError(f"{directory / name} not found: a checkpoint directory "
                                     f"holds {WEIGHTS_NAME}, {CONFIG_NAME} and {TOKENIZER_NAME}")
     config = load_config(TrainConfig, directory / CONFIG_NAME)
-    tokenizer = WordTokenizer.load(directory / TOKENIZER_NAME)
+    tokenizer = load_tokenizer(directory / TOKENIZER_NAME, config.model)
     method = build_method(config, tokenizer.vocab_size)
     method.load_state_dict(load_file(str(directory / WEIGHTS_NAME)))
     return method.eval(), config, tokenizer

@@ -8,6 +8,7 @@ checkpoints, the logs and ``max_steps`` all count global steps.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tarfile
@@ -23,7 +24,8 @@ from tqdm import tqdm
 from mmssl.checkpoint import build_method, save_checkpoint
 from mmssl.config import TrainConfig, save_config
 from mmssl.data.pipeline import TrainingStream, shard_paths
-from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
+from mmssl.methods.towers import load_pretrained
 from mmssl.shard_format import decode_meta
 from mmssl.training.accumulate import accumulated_step
 from mmssl.training.observe import Interval, RunLog, memory
@@ -81,6 +83,10 @@ class Run:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.tokenizer = _tokenizer(config, self.run_dir, self.accelerator)
         method = build_method(config, self.tokenizer.vocab_size)
+        if not config.resume:  # local pretrained files start a fresh run (issue 5)
+            report = load_pretrained(method.towers, config, self.tokenizer.vocabulary())
+            if report and self.accelerator.is_main_process:
+                print(f"pretrained: {json.dumps(report)}")
         optimizer = build_optimizer(method, config.optim)
         # The schedule is not prepared: Accelerate would step it once per process per step,
         # running the warm-up and decay num_processes times too fast. Steps are global.
@@ -169,9 +175,9 @@ def _tokenizer(config: TrainConfig, run_dir: Path, accelerator: Accelerator) -> 
     path = run_dir / "tokenizer.json"
     if accelerator.is_main_process and not path.is_file():
         sources = list(config.data.mix) or [config.data.shards]
-        WordTokenizer.train(narration_texts(sources)).save(path)
+        build_tokenizer(config.model, narration_texts(sources)).save(path)
     accelerator.wait_for_everyone()
-    return WordTokenizer.load(path)
+    return load_tokenizer(path, config.model)
 
 
 def _loop(run: Run, batches) -> None:

@@ -3,7 +3,7 @@ directory with ``save_pretrained`` and a WordPiece tokenizer trained with ``toke
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer
 
 from mmssl.config import TrainConfig
 from mmssl.data.tokenizer import SubwordTokenizer, build_tokenizer, load_tokenizer
@@ -15,27 +15,9 @@ CORPUS = ["cut the onion into small pieces", "whisk the eggs with sugar",
           "fry the onion until golden", "a small red ball rolls left", "the whistle sounds"]
 
 
-@pytest.fixture(scope="module")
-def hf_dir(tmp_path_factory):
-    from transformers import BertConfig, BertModel
-
-    directory = tmp_path_factory.mktemp("tiny_bert")
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=80,
-                                                                    special_tokens=specials))
-    tokenizer.post_processor = processors.BertProcessing(
-        ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]")))
-    tokenizer.save(str(directory / "tokenizer.json"))
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=32,
-                        num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
-                        max_position_embeddings=32, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0, pad_token_id=0)
-    BertModel(config).save_pretrained(directory)
-    return directory
+@pytest.fixture
+def hf_dir(tiny_bert_dir):
+    return tiny_bert_dir
 
 
 def test_tokenizer_shifts_ids_keeps_special_tokens_and_round_trips(hf_dir, tmp_path):
