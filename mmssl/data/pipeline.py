@@ -180,13 +180,8 @@ class TrainingStream(torch.utils.data.IterableDataset):
         self.start_batch = start_batch
         self.sources = mix_sources(config)
         self.paths = [path for paths, _ in self.sources for path in paths]
-        readers = world * max(1, config.num_workers)
-        if not config.mix and len(self.paths) < readers:
-            raise ValueError(
-                f"{config.shards}: {len(self.paths)} shards cannot feed {world} process(es) × "
-                f"{max(1, config.num_workers)} loader worker(s); every reader needs a shard of "
-                "its own. Prepare more, smaller shards (--samples-per-shard), use fewer "
-                "workers, or use resampled shards (data.mix).")
+        if not config.mix:
+            check_readers(config, len(self.paths), world)
         self.clips = TrainingClips(config, tokenizer)
         self.skip = SkipCounter()
         self.first_epoch = 0
@@ -232,6 +227,18 @@ class TrainingStream(torch.utils.data.IterableDataset):
         if not produced:
             raise RuntimeError(f"{self.config.shards or self.config.mix}: {what} gave no clip "
                                f"for rank {self.rank}; skipped: {self.skip.counts}")
+
+
+def check_readers(config: DataConfig, shards: int, world: int) -> None:
+    """Every reader (process × loader worker) needs a shard of its own in each epoch: fewer
+    is an error here, before any process could wait forever on another in a collective."""
+    workers = max(1, config.num_workers)
+    if shards < world * workers:
+        raise ValueError(
+            f"{config.shards}: {shards} shards cannot feed {world} process(es) × {workers} "
+            "loader worker(s); every reader needs a shard of its own. Prepare more, smaller "
+            "shards (--samples-per-shard), use fewer workers, or use resampled shards "
+            "(data.mix).")
 
 
 def _groups(items: Iterator, size: int) -> Iterator[list]:
@@ -291,6 +298,8 @@ def data_plan(config: DataConfig, world: int, seed: int = 0) -> dict:
         for shard in read_manifest(directory)["shards"]:
             if shard["samples"]:
                 counts[shard["path"]] = shard["samples"]
+    if not config.mix:
+        check_readers(config, len(counts), world)
     plan = {"shards": len(counts), "samples": sum(counts.values()), "world": world,
             "workers_per_rank": workers, "per_batch": config.batch_size,
             "global_batch": config.batch_size * world,

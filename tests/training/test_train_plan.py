@@ -8,7 +8,13 @@ import random
 import pytest
 
 from mmssl.config import DataConfig
-from mmssl.data.pipeline import TrainingStream, mix_sources, resampled_urls, shard_paths
+from mmssl.data.pipeline import (
+    TrainingStream,
+    data_plan,
+    mix_sources,
+    resampled_urls,
+    shard_paths,
+)
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.train import main
 
@@ -38,6 +44,8 @@ def test_too_few_shards_for_ranks_times_workers_is_a_clear_error(tiny_shards):
         TrainingStream(config, TOKENIZER, rank=rank, world=shards)
     with pytest.raises(ValueError, match=f"{shards} shards cannot feed {shards + 1} process"):
         TrainingStream(config, TOKENIZER, rank=0, world=shards + 1)
+    with pytest.raises(ValueError, match="cannot feed 1 process.* × 4 loader worker"):
+        data_plan(DataConfig(shards=config.shards, num_workers=4), world=1)  # --dry-run too
 
 
 def test_resampled_shards_follow_the_weights(tiny_shards):

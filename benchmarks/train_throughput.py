@@ -1,0 +1,143 @@
+"""Training throughput: the real shard loader against tensors already in memory, and 1 vs
+2 processes on CPU (gloo).
+
+    python benchmarks/train_throughput.py [--shards DIR] [--steps 40]
+        [--json benchmarks/results/train_throughput.json]
+
+Without ``--shards`` a small synthetic HowTo100M world (40 videos, the demo's prep
+settings) is generated and prepared in a temporary directory. The model and data settings
+are the demo's (``demo_train_config()``: MMV-FAC with the audio-text term, batch 64,
+``data.num_workers`` = 1).
+
+- ``loader``: ``mmssl.train.train`` with the real loader (a DataLoader worker decoding
+  shards while the main process trains);
+- ``memory``: the same model and loop fed from 8 batches taken from the same stream
+  beforehand and cycled (no decoding during training);
+- ``1 proc`` / ``2 procs``: the real loader, ``torchrun --nproc_per_node N -m mmssl.train``,
+  batch 64 per process (the global batch doubles with 2), 1 torch thread per process.
+
+Steps/s and samples/s are from the run's own ``log.jsonl`` records (every 5 steps), the
+first two intervals (start-up, first batches) left out; ``data wait`` is the fraction of
+wall time the loop spent blocked on the loader. Goal (issue 6): loader ≥ 0.9 × memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from data_prep.howto100m import prepare
+from mmssl.config import PrepConfig, SynthConfig, demo_train_config, save_config
+from mmssl.data.pipeline import TrainingStream
+from mmssl.data.tokenizer import WordTokenizer
+from mmssl.synth.generate import generate_world
+from mmssl.train import narration_texts, train
+
+LOG_EVERY, SKIP_INTERVALS = 5, 2
+
+
+def make_shards(root: Path, videos: int) -> str:
+    generate_world(root / "world", SynthConfig(howto_videos=videos, youcook_val_videos=0,
+                                               youcook_train_videos=0, coin_videos=0,
+                                               audioset_clips=0), progress=False)
+    howto = root / "world" / "howto100m"
+    out = str(root / "shards")
+    prepare(howto / "caption.json", howto / "videos", out, PrepConfig(),
+            howto / "HowTo100M_v1.csv", progress=False)
+    return out
+
+
+def bench_config(shards: str, out: Path, steps: int, threads: int = 0):
+    config = demo_train_config()
+    config.data.shards, config.output_dir = shards, str(out)
+    config.optim.max_steps, config.log_every = steps, LOG_EVERY
+    config.checkpoint_every, config.tensorboard, config.threads = 0, False, threads
+    return config
+
+
+def summarise(run_dir: Path, batch: int) -> dict:
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    kept = [r for r in records if "loss" in r][SKIP_INTERVALS:]
+    sps = sum(r["samples_per_s"] for r in kept) / len(kept)
+    return {"samples_per_s": sps, "steps_per_s": sps / batch,
+            "data_wait_fraction": sum(r["data_wait_fraction"] for r in kept) / len(kept),
+            "intervals": len(kept)}
+
+
+def loader_vs_memory(shards: str, root: Path, steps: int) -> dict:
+    config = bench_config(shards, root / "loader", steps)
+    train(config, progress=False)
+    loader = summarise(root / "loader", config.data.batch_size)
+    tokenizer = WordTokenizer.load(root / "loader" / "tokenizer.json")
+    batches = list(itertools.islice(iter(TrainingStream(config.data, tokenizer)), 8))
+    (root / "memory").mkdir()
+    (root / "memory" / "tokenizer.json").write_bytes(
+        (root / "loader" / "tokenizer.json").read_bytes())
+    config = bench_config(shards, root / "memory", steps)
+    train(config, progress=False, batches=itertools.cycle(batches))
+    memory = summarise(root / "memory", config.data.batch_size)
+    return {"loader": loader, "memory": memory,
+            "ratio": loader["steps_per_s"] / memory["steps_per_s"]}
+
+
+def processes(shards: str, root: Path, steps: int, world: int) -> dict:
+    out = root / f"procs{world}"
+    config = bench_config(shards, out, steps, threads=1)
+    path = root / f"procs{world}.yaml"
+    save_config(config, path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = time.time()
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                    f"--nproc_per_node={world}", "-m", "mmssl.train", "--config", str(path),
+                    "--no-progress"], check=True, env=env, capture_output=True)
+    result = summarise(out, config.data.batch_size * world)
+    result["wall_s"] = time.time() - started
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shards", help="prepared HowTo100M-format shards (else synthesised)")
+    parser.add_argument("--videos", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--json", default="benchmarks/results/train_throughput.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shards = args.shards or make_shards(root, args.videos)
+        list(narration_texts([shards]))  # warm the page cache for every run alike
+        results = {"data_path": loader_vs_memory(shards, root, args.steps),
+                   "processes": {str(n): processes(shards, root, args.steps, n) for n in (1, 2)}}
+    results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
+                          "torch": torch.__version__, "load_avg": os.getloadavg(),
+                          "gpu": "none lent to this task"}
+    results["settings"] = {"steps": args.steps, "log_every": LOG_EVERY,
+                           "skipped_intervals": SKIP_INTERVALS, "shards": args.shards or
+                           f"synthetic, {args.videos} videos"}
+    data = results["data_path"]
+    print(f"{'path':<10}{'steps/s':>9}{'samples/s':>11}{'data wait':>11}")
+    for name in ("loader", "memory"):
+        r = data[name]
+        print(f"{name:<10}{r['steps_per_s']:>9.3f}{r['samples_per_s']:>11.1f}"
+              f"{r['data_wait_fraction']:>11.3f}")
+    print(f"loader / memory = {data['ratio']:.3f}")
+    print(f"{'processes':<10}{'samples/s':>11}{'steps/s':>9}{'data wait':>11}")
+    for n, r in results["processes"].items():
+        print(f"{n:<10}{r['samples_per_s']:>11.1f}{r['steps_per_s']:>9.3f}"
+              f"{r['data_wait_fraction']:>11.3f}")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
