@@ -207,7 +207,9 @@ class TrainingStream(torch.utils.data.IterableDataset):
 
     def _clips(self, rng: random.Random, worker: int, workers: int) -> Iterator[dict]:
         if self.config.mix:
-            url_rng = random.Random(hash((self.seed, "shards", self.rank, worker)))
+            # Seeded from a string (hashed with SHA-512, unlike hash() of a str, which
+            # changes from process to process), so a resumed run draws the same shards.
+            url_rng = random.Random(f"shards/{self.seed}/{self.rank}/{worker}")
             return self._clips_from(resampled_urls(self.sources, url_rng), rng, "resampled")
         return self._epochs(rng, worker, workers)
 
