@@ -16,8 +16,10 @@ are the demo's (``demo_train_config()``: MMV-FAC with the audio-text term, batch
 - ``1 proc`` / ``2 procs``: the real loader, ``torchrun --nproc_per_node N -m mmssl.train``,
   batch 64 per process (the global batch doubles with 2), 1 torch thread per process.
 
-Steps/s and samples/s are from the run's own ``log.jsonl`` records (every 5 steps), the
-first two intervals (start-up, first batches) left out; ``data wait`` is the fraction of
+Each comparison alternates its runs ``--rounds`` times (the shared machine's load drifts) and
+reports medians and the per-round ratios. Steps/s and samples/s are from the run's own
+``log.jsonl`` records (every 5 steps), the first two intervals (start-up, first batches)
+left out; ``data wait`` is the fraction of
 wall time the loop spent blocked on the loader. Goal (issue 6): loader ≥ 0.9 × memory.
 """
 
@@ -28,6 +30,7 @@ import itertools
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,26 +77,36 @@ def summarise(run_dir: Path, batch: int) -> dict:
             "intervals": len(kept)}
 
 
-def loader_vs_memory(shards: str, root: Path, steps: int) -> dict:
-    config = bench_config(shards, root / "loader", steps)
-    train(config, progress=False)
-    loader = summarise(root / "loader", config.data.batch_size)
-    tokenizer = WordTokenizer.load(root / "loader" / "tokenizer.json")
+def loader_vs_memory(shards: str, root: Path, steps: int, rounds: int) -> dict:
+    """Alternates loader and memory runs ``rounds`` times (the machine's load drifts)."""
+    config = bench_config(shards, root / "tok", 0)
+    train(config, progress=False)  # trains the tokenizer only (max_steps=0)
+    tokenizer = WordTokenizer.load(root / "tok" / "tokenizer.json")
     batches = list(itertools.islice(iter(TrainingStream(config.data, tokenizer)), 8))
-    (root / "memory").mkdir()
-    (root / "memory" / "tokenizer.json").write_bytes(
-        (root / "loader" / "tokenizer.json").read_bytes())
-    config = bench_config(shards, root / "memory", steps)
-    train(config, progress=False, batches=itertools.cycle(batches))
-    memory = summarise(root / "memory", config.data.batch_size)
-    return {"loader": loader, "memory": memory,
-            "ratio": loader["steps_per_s"] / memory["steps_per_s"]}
+    runs = {"loader": [], "memory": []}
+    for index in range(rounds):
+        for name in runs:
+            out = root / f"{name}{index}"
+            out.mkdir()
+            (out / "tokenizer.json").write_bytes((root / "tok" / "tokenizer.json").read_bytes())
+            config = bench_config(shards, out, steps)
+            fed = itertools.cycle(batches) if name == "memory" else None
+            train(config, progress=False, batches=fed)
+            runs[name].append(summarise(out, config.data.batch_size))
+    ratios = [a["steps_per_s"] / b["steps_per_s"]
+              for a, b in zip(runs["loader"], runs["memory"], strict=True)]
+    return {**{name: _median_run(r) for name, r in runs.items()}, "rounds": runs,
+            "ratios": ratios, "ratio": statistics.median(ratios)}
 
 
-def processes(shards: str, root: Path, steps: int, world: int) -> dict:
-    out = root / f"procs{world}"
+def _median_run(runs: list[dict]) -> dict:
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def processes(shards: str, root: Path, steps: int, world: int, index: int) -> dict:
+    out = root / f"procs{world}-{index}"
     config = bench_config(shards, out, steps, threads=1)
-    path = root / f"procs{world}.yaml"
+    path = root / f"procs{world}-{index}.yaml"
     save_config(config, path)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     started = time.time()
@@ -105,23 +118,35 @@ def processes(shards: str, root: Path, steps: int, world: int) -> dict:
     return result
 
 
+def scaling(shards: str, root: Path, steps: int, rounds: int) -> dict:
+    runs = {"1": [], "2": []}
+    for index in range(rounds):
+        for world in runs:
+            runs[world].append(processes(shards, root, steps, int(world), index))
+    ratios = [b["samples_per_s"] / a["samples_per_s"]
+              for a, b in zip(runs["1"], runs["2"], strict=True)]
+    return {**{w: _median_run(r) for w, r in runs.items()}, "rounds": runs,
+            "ratios_2_over_1": ratios}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shards", help="prepared HowTo100M-format shards (else synthesised)")
     parser.add_argument("--videos", type=int, default=40)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", default="benchmarks/results/train_throughput.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         shards = args.shards or make_shards(root, args.videos)
         list(narration_texts([shards]))  # warm the page cache for every run alike
-        results = {"data_path": loader_vs_memory(shards, root, args.steps),
-                   "processes": {str(n): processes(shards, root, args.steps, n) for n in (1, 2)}}
+        results = {"data_path": loader_vs_memory(shards, root, args.steps, args.rounds),
+                   "processes": scaling(shards, root, args.steps, args.rounds)}
     results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "torch": torch.__version__, "load_avg": os.getloadavg(),
                           "gpu": "none lent to this task"}
-    results["settings"] = {"steps": args.steps, "log_every": LOG_EVERY,
+    results["settings"] = {"steps": args.steps, "rounds": args.rounds, "log_every": LOG_EVERY,
                            "skipped_intervals": SKIP_INTERVALS, "shards": args.shards or
                            f"synthetic, {args.videos} videos"}
     data = results["data_path"]
@@ -130,11 +155,15 @@ def main() -> None:
         r = data[name]
         print(f"{name:<10}{r['steps_per_s']:>9.3f}{r['samples_per_s']:>11.1f}"
               f"{r['data_wait_fraction']:>11.3f}")
-    print(f"loader / memory = {data['ratio']:.3f}")
+    print(f"loader / memory = {data['ratio']:.3f} (median of rounds: "
+          f"{', '.join(f'{r:.3f}' for r in data['ratios'])})")
     print(f"{'processes':<10}{'samples/s':>11}{'steps/s':>9}{'data wait':>11}")
-    for n, r in results["processes"].items():
+    for n in ("1", "2"):
+        r = results["processes"][n]
         print(f"{n:<10}{r['samples_per_s']:>11.1f}{r['steps_per_s']:>9.3f}"
               f"{r['data_wait_fraction']:>11.3f}")
+    print("2 / 1 processes samples/s: "
+          + ", ".join(f"{r:.2f}" for r in results["processes"]["ratios_2_over_1"]))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
 

@@ -83,7 +83,10 @@ class Run:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.tokenizer = _tokenizer(config, self.run_dir, self.accelerator)
         method = build_method(config, self.tokenizer.vocab_size)
-        if not config.resume:  # local pretrained files start a fresh run (issue 5)
+        # Where to resume from, found before pretrained files are loaded: a run given
+        # ``--resume latest`` with no checkpoint yet starts fresh, pretrained files included.
+        self.resume_dir, self.resume_state = self.resume_point()
+        if self.resume_dir is None:  # local pretrained files start a fresh run (issue 5)
             report = load_pretrained(method.towers, config, self.tokenizer.vocabulary())
             if report and self.accelerator.is_main_process:
                 print(f"pretrained: {json.dumps(report)}")
@@ -158,7 +161,7 @@ def train(config: TrainConfig, progress: bool = True, batches=None) -> Path:
     is the caller's business.
     """
     run = Run(config, progress)
-    directory, training = run.resume_point()
+    directory, training = run.resume_dir, run.resume_state
     # The loader's iterator is made before the RNG states are restored: making it draws
     # from torch's RNG, and the saved states are those of the run after that draw.
     if batches is None:
