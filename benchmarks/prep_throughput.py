@@ -10,8 +10,8 @@ Paths, each timed on one process, one video at a time:
 - ``floor pyav-threads``: the same with FFmpeg frame threading on (``thread_type=AUTO``);
 - ``convert pyav``: ``data_prep.convert.convert_video`` (decode, pick frames at ``fps``,
   resize, audio to 16 kHz, re-encode H.264 + AAC, pack the sample);
-- ``convert decord``: the same function with its video decoding swapped for the decord
-  backend (audio still PyAV's ``cut_audio_segments``).
+- ``convert decord``: the same function with ``PrepConfig.video_backend="decord"`` (video
+  frames from decord, audio still PyAV's ``cut_audio_segments``).
 
 Inputs: the real 122-s 1080p H.264 + AAC clip, cut into twelve 10-s segments (0–120 s), and a
 few synthetic HowTo100M videos (128×96, 16 fps) cut into samples by the HowTo100M
@@ -27,9 +27,7 @@ import json
 import platform
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 import av
 
@@ -37,9 +35,7 @@ from data_prep import convert
 from data_prep.howto100m import build_tasks, read_captions
 from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig, SynthConfig
-from mmssl.media import AUDIO_RATE, probe
-from mmssl.media.backends import decode_segments
-from mmssl.media.decode import Clip, cut_audio_segments
+from mmssl.media import probe
 from mmssl.synth.generate import generate_world
 
 REAL = "/work/shared/media/real_h264_aac_1080p.mp4"
@@ -53,28 +49,6 @@ def decode_floor(path: str, thread_type: str | None = None) -> None:
             stream.thread_type = thread_type
         for _ in container.decode(stream):
             pass
-
-
-def decord_cut_segments(source, segments, fps, short_side=None, audio_rate=AUDIO_RATE):
-    """``cut_segments`` with decord for the frames and PyAV for the audio."""
-    frames = decode_segments(source, segments, fps, short_side, backend="decord")
-    ends = [start + len(f) / fps for (start, _), f in zip(segments, frames, strict=True)]
-    audio = [None] * len(frames)
-    if probe(source).has_audio:
-        spans = [(start, end) for (start, _), end in zip(segments, ends, strict=True)]
-        audio = [clip.audio for clip in cut_audio_segments(source, spans, audio_rate)]
-    return [Clip(float(start), end, f, a)
-            for (start, _), end, f, a in zip(segments, ends, frames, audio, strict=True)]
-
-
-@contextmanager
-def video_backend(name: str):
-    """Run ``convert_video`` with ``name``'s video decoding."""
-    if name == "pyav":
-        yield
-        return
-    with mock.patch.object(convert, "cut_segments", decord_cut_segments):
-        yield
 
 
 def timed(run) -> float:
@@ -119,10 +93,9 @@ def measure_input(name: str, tasks: list[VideoTask], settings: list[tuple[float,
         wall = timed(lambda t=thread_type: [decode_floor(k.path, t) for k in tasks])
         row("floor pyav" + ("-threads" if thread_type else ""), "native", wall)
     for fps, short_side in settings:
-        config = PrepConfig(fps=fps, short_side=short_side)
         for backend in ("pyav", "decord"):
-            with video_backend(backend):
-                wall = timed(lambda c=config: convert_all(tasks, c))
+            config = PrepConfig(fps=fps, short_side=short_side, video_backend=backend)
+            wall = timed(lambda c=config: convert_all(tasks, c))
             row(f"convert {backend}", f"{fps:g} fps, {short_side}", wall)
     floor = rows[0]["wall_seconds"]
     for item in rows:

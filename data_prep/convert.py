@@ -7,6 +7,7 @@ mp4, ``num_frames`` 0, ``has_video`` false; see :mod:`mmssl.shard_format`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +19,11 @@ from mmssl.media import (
     MediaError,
     MediaInfo,
     VideoEncoding,
-    cut_segments,
     mp4_bytes,
     probe,
 )
 from mmssl.media.backends import decode_segments
-from mmssl.media.decode import Clip, cut_audio_segments
+from mmssl.media.decode import Clip, cut_audio_segments, iter_segments
 from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
 
 # Datasets whose sources are often audio-only downloads (AudioSet's .wav/.flac). Listed
@@ -42,7 +42,9 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
     """Samples for every usable segment of ``task``, and what failed with its reason.
 
     Nothing raises: a video that cannot be read yields no samples and one failure; a bad
-    segment (zero length, past the end) yields one failure and the rest still convert.
+    segment (zero length, past the end) yields one failure and the rest still convert. Each
+    clip is encoded as soon as the decoder has passed its end, so memory holds the decoded
+    frames of the open segments only, never a whole video's.
     """
     if task.path is None:
         return [], [Failure(task.video_id, "missing_file", "not found among the videos")]
@@ -52,20 +54,18 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
     try:
         info = probe(task.path)
         _check_sane(info, config, task.path)
-    except MediaError as error:
+        audio_only = task.dataset in AUDIO_ONLY_DATASETS and not info.has_video
+        encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
+        samples = {}
+        for index, outcome in _cut(task.path, [(s.start, s.end) for s in valid], config,
+                                   audio_only, info.has_audio):
+            if isinstance(outcome, MediaError):
+                failures.append(Failure(task.video_id, outcome.reason, outcome.detail))
+            else:
+                samples[index] = _sample(task, valid[index], outcome, encoding, config)
+    except MediaError as error:  # the file as a whole: nothing of it is kept
         return [], failures + [Failure(task.video_id, error.reason, error.detail)]
-    audio_only = task.dataset in AUDIO_ONLY_DATASETS and not info.has_video
-    try:
-        clips = _cut(task.path, [(s.start, s.end) for s in valid], config, audio_only,
-                     info.has_audio)
-    except MediaError as error:
-        if error.reason != "segment_out_of_range" or len(valid) == 1:
-            return [], failures + [Failure(task.video_id, error.reason, error.detail)]
-        return _convert_one_by_one(task, valid, config, failures, audio_only, info.has_audio)
-    encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
-    samples = [_sample(task, spec, clip, encoding, config)
-               for spec, clip in zip(valid, clips, strict=True)]
-    return samples, failures
+    return [samples[index] for index in sorted(samples)], failures
 
 
 def _check_sane(info: MediaInfo, config: PrepConfig, path: str) -> None:
@@ -77,17 +77,40 @@ def _check_sane(info: MediaInfo, config: PrepConfig, path: str) -> None:
         raise MediaError("absurd_duration", path, f"{info.duration:.0f} s")
 
 
-def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig,
-         audio_only: bool, has_audio: bool = True) -> list[Clip]:
+def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig, audio_only: bool,
+         has_audio: bool = True) -> Iterator[tuple[int, Clip | MediaError]]:
+    """``(index, clip or per-segment error)`` for each span, as the backend produces them."""
     if audio_only:
-        return cut_audio_segments(path, spans, AUDIO_RATE)
+        return _one_by_one(lambda span: cut_audio_segments(path, [span], AUDIO_RATE)[0], spans)
     if config.video_backend == "pyav":
-        return cut_segments(path, spans, config.fps, config.short_side, AUDIO_RATE)
+        return iter_segments(path, spans, config.fps, config.short_side, AUDIO_RATE)
+    try:
+        return enumerate(_backend_clips(path, spans, config, has_audio))
+    except MediaError as error:
+        if error.reason != "segment_out_of_range":
+            raise
+        return _one_by_one(lambda span: _backend_clips(path, [span], config, has_audio)[0],
+                           spans)
+
+
+def _backend_clips(path: str, spans, config: PrepConfig, has_audio: bool) -> list[Clip]:
+    """Another backend's frames (``config.video_backend``) with PyAV's audio."""
     frames = decode_segments(path, spans, config.fps, config.short_side, config.video_backend)
     sounds = (cut_audio_segments(path, spans, AUDIO_RATE) if has_audio
               else [None] * len(spans))
     return [_clip(start, images, sound, config.fps)
             for (start, _), images, sound in zip(spans, frames, sounds, strict=True)]
+
+
+def _one_by_one(cut, spans) -> Iterator[tuple[int, Clip | MediaError]]:
+    """Each span cut alone, a span that does not fit the file yielding its error."""
+    for index, span in enumerate(spans):
+        try:
+            yield index, cut(span)
+        except MediaError as error:
+            if error.reason != "segment_out_of_range":
+                raise
+            yield index, error
 
 
 def _clip(start: float, frames: np.ndarray, sound: Clip | None, fps: float) -> Clip:
@@ -99,20 +122,6 @@ def _clip(start: float, frames: np.ndarray, sound: Clip | None, fps: float) -> C
         audio = np.zeros(int(round((end - start) * AUDIO_RATE)), np.float32)
         audio[: len(sound.audio[: len(audio)])] = sound.audio[: len(audio)]
     return Clip(start, end, frames, audio)
-
-
-def _convert_one_by_one(task, valid, config, failures, audio_only=False, has_audio=True):
-    """Slow path when some segment lies past the end: isolate the bad ones."""
-    samples = []
-    encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
-    for spec in valid:
-        try:
-            (clip,) = _cut(task.path, [(spec.start, spec.end)], config, audio_only, has_audio)
-        except MediaError as error:
-            failures.append(Failure(task.video_id, error.reason, error.detail))
-            continue
-        samples.append(_sample(task, spec, clip, encoding, config))
-    return samples, failures
 
 
 def _valid_segments(task: VideoTask) -> tuple[list[SegmentSpec], list[Failure]]:

@@ -9,8 +9,8 @@ last source frame shown at or before ``t_k`` (what a viewer would see at that in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -24,15 +24,28 @@ _EPS = 1e-6
 
 @dataclass
 class Segment:
-    """A time range to cut, in seconds, and what it collected while the file was read."""
+    """A time range to cut, in seconds, and the frames collected while the file was read:
+    ``frames[:count]``, an array allocated once for every output time (no copy at the end)."""
 
     start: float
     end: float
-    frames: list[np.ndarray] = field(default_factory=list)
+    frames: np.ndarray | None = None
+    count: int = 0
 
     def frame_times(self, fps: float) -> np.ndarray:
         count = max(1, int(round((self.end - self.start) * fps)))
         return self.start + np.arange(count) / fps
+
+    def add(self, image: np.ndarray, capacity: int) -> None:
+        if self.frames is None:
+            self.frames = np.empty((capacity, *image.shape), np.uint8)
+        self.frames[self.count] = image
+        self.count += 1
+
+    def take(self) -> np.ndarray:
+        """The collected (count, H, W, 3) frames; the segment lets go of them."""
+        frames, self.frames = self.frames[: self.count], None
+        return frames
 
 
 @dataclass
@@ -66,25 +79,36 @@ def cut_segments(
     Raises :class:`MediaError` (``no_video_stream``, ``decode_error``,
     ``segment_out_of_range``) for a file that cannot serve the segments.
     """
+    clips: list[Clip | None] = [None] * len(segments)
+    for index, outcome in iter_segments(source, segments, fps, short_side, audio_rate):
+        if isinstance(outcome, MediaError):
+            raise outcome
+        clips[index] = outcome
+    return clips
+
+
+def iter_segments(
+    source: MediaSource,
+    segments: Sequence[tuple[float, float]],
+    fps: float,
+    short_side: int | None = None,
+    audio_rate: int = AUDIO_RATE,
+) -> Iterator[tuple[int, Clip | MediaError]]:
+    """One demux pass over ``source`` yielding ``(index, clip)`` for each segment as soon as
+    the file has been read past its end, so a long video never holds more decoded frames than
+    its open segments need (the order is that of segment ends, not of ``segments``).
+
+    A segment no frame falls in yields ``(index, MediaError("segment_out_of_range"))`` and
+    the others still come. Raises :class:`MediaError` ``no_video_stream`` before yielding
+    anything, and ``decode_error`` for a file damaged part-way (segments already yielded
+    stay valid: everything they hold was decoded).
+    """
     wanted = [Segment(float(s), float(e)) for s, e in segments]
     with open_media(source) as container:
         if not container.streams.video:
             raise MediaError("no_video_stream", source)
-        audio_chunks, audio_origin = _decode_streams(container, wanted, fps, short_side,
-                                                     audio_rate, source)
-    audio = np.concatenate(audio_chunks) if audio_chunks else None
-    clips = []
-    for segment in wanted:
-        if not segment.frames:
-            raise MediaError("segment_out_of_range", source,
-                             f"{segment.start:.2f}-{segment.end:.2f} s")
-        # A segment running past the last frame ends where the frames end.
-        end = segment.start + len(segment.frames) / fps
-        clip_audio = None
-        if audio is not None:
-            clip_audio = slice_audio(audio, audio_origin, segment.start, end, audio_rate)
-        clips.append(Clip(segment.start, end, np.stack(segment.frames), clip_audio))
-    return clips
+        cutter = _SegmentCutter(container, wanted, fps, short_side, audio_rate, source)
+        yield from cutter.run()
 
 
 def cut_audio_segments(
@@ -153,11 +177,12 @@ def is_mono_at(stream, audio_rate: int, source: MediaSource) -> bool:
 
 
 def slice_audio(audio: np.ndarray, origin: float, start: float, end: float,
-                rate: int) -> np.ndarray:
-    """Samples of ``audio`` (whose first sample is at time ``origin``) covering [start, end),
-    zero-padded where the track is shorter, so the length is always round((end-start)*rate)."""
+                rate: int, dropped: int = 0) -> np.ndarray:
+    """Samples of a track whose first sample is at time ``origin``, covering [start, end),
+    zero-padded where the track is shorter, so the length is always round((end-start)*rate).
+    ``audio`` holds the track from sample ``dropped`` on (the earlier ones were let go)."""
     count = max(0, int(round((end - start) * rate)))
-    first = int(round((start - origin) * rate))
+    first = int(round((start - origin) * rate)) - dropped
     out = np.zeros(count, np.float32)
     lo, hi = max(first, 0), min(first + count, len(audio))
     if hi > lo:
@@ -170,30 +195,114 @@ def _resampled(resampler, frame) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
-def _decode_streams(container, wanted, fps, short_side, audio_rate, source):
-    """Single demux pass: video frames routed to segments, audio resampled to mono."""
-    video_stream = container.streams.video[0]
-    audio_stream = container.streams.audio[0] if container.streams.audio else None
-    streams = [video_stream] + ([audio_stream] if audio_stream is not None else [])
-    router = _FrameRouter(wanted, fps, short_side)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
-    audio_chunks: list[np.ndarray] = []
-    audio_origin = None
-    try:
-        for packet in container.demux(*streams):
-            for frame in packet.decode():
-                if packet.stream.type == "video":
-                    router.push(frame)
-                else:
-                    if audio_origin is None:
-                        audio_origin = float(frame.time or 0.0)
-                    audio_chunks.append(_resampled(resampler, frame))
-    except av.FFmpegError as error:
-        raise MediaError("decode_error", source, str(error)) from error
-    router.finish()
-    if audio_stream is not None and audio_origin is not None:
-        audio_chunks.append(_resampled(resampler, None))
-    return audio_chunks, audio_origin or 0.0
+class _SegmentCutter:
+    """The single demux pass behind :func:`iter_segments`: video frames are routed to the
+    segments' output times (:class:`_FrameRouter`), audio is resampled to mono and kept from
+    the start of the earliest open segment on; a segment is handed out once the video has
+    passed its last output time and the audio has reached its end."""
+
+    def __init__(self, container, wanted: list[Segment], fps: float, short_side, audio_rate,
+                 source):
+        self.container, self.source = container, source
+        self.wanted, self.fps, self.rate = wanted, fps, audio_rate
+        self.router = _FrameRouter(wanted, fps, short_side)
+        self.open = set(range(len(wanted)))
+        has_audio = bool(container.streams.audio)
+        self.resampler = (av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
+                          if has_audio else None)
+        self.audio = _AudioBuffer(audio_rate) if has_audio else None
+
+    def run(self) -> Iterator[tuple[int, Clip | MediaError]]:
+        video = self.container.streams.video[0]
+        streams = [video] + ([self.container.streams.audio[0]] if self.audio else [])
+        try:
+            for packet in self.container.demux(*streams):
+                for frame in packet.decode():
+                    if packet.stream.type == "video":
+                        self.router.push(frame)
+                    else:
+                        self.audio.add(frame.time, _resampled(self.resampler, frame))
+                yield from self._finished(at_end=False)
+        except av.FFmpegError as error:
+            raise MediaError("decode_error", self.source, str(error)) from error
+        self.router.finish()
+        if self.audio is not None and self.audio.started:
+            self.audio.add(None, _resampled(self.resampler, None))
+        yield from self._finished(at_end=True)
+
+    def _finished(self, at_end: bool) -> Iterator[tuple[int, Clip | MediaError]]:
+        done = [i for i in sorted(self.open) if at_end or self._complete(i)]
+        for index in done:
+            self.open.discard(index)
+            yield index, self._clip(self.wanted[index])
+        if done and self.audio is not None:
+            self.audio.drop_before(min((self.wanted[i].start for i in self.open), default=None))
+
+    def _complete(self, index: int) -> bool:
+        segment = self.wanted[index]
+        video_done = not self.router.pending(index)
+        audio_done = self.audio is None or self.audio.end >= segment.end
+        return video_done and audio_done
+
+    def _clip(self, segment: Segment) -> Clip | MediaError:
+        if not segment.count:
+            return MediaError("segment_out_of_range", self.source,
+                              f"{segment.start:.2f}-{segment.end:.2f} s")
+        # A segment running past the last frame ends where the frames end.
+        end = segment.start + segment.count / self.fps
+        audio = None
+        if self.audio is not None and self.audio.started:
+            audio = self.audio.slice(segment.start, end)
+        return Clip(segment.start, end, segment.take(), audio)
+
+
+class _AudioBuffer:
+    """Decoded mono audio of a track starting at time ``origin``, in chunks; samples no open
+    segment needs any more are let go (``dropped`` counts them, so indices stay exact)."""
+
+    def __init__(self, rate: int):
+        self.rate = rate
+        self.origin: float | None = None
+        self.chunks: list[np.ndarray] = []
+        self.dropped = 0
+        self.held = 0
+
+    @property
+    def started(self) -> bool:
+        return self.origin is not None
+
+    @property
+    def end(self) -> float:
+        """Time up to which audio has been decoded (−inf before the first frame)."""
+        if self.origin is None:
+            return -np.inf
+        return self.origin + (self.dropped + self.held) / self.rate
+
+    def add(self, time: float | None, samples: np.ndarray) -> None:
+        if self.origin is None:
+            self.origin = float(time or 0.0)
+        self.chunks.append(samples)
+        self.held += len(samples)
+
+    def slice(self, start: float, end: float) -> np.ndarray:
+        return slice_audio(self._joined(), self.origin, start, end, self.rate, self.dropped)
+
+    def drop_before(self, time: float | None) -> None:
+        """Let go of the samples before ``time`` (all of them when ``time`` is None)."""
+        if self.origin is None:
+            return
+        first_needed = (self.dropped + self.held if time is None
+                        else int((time - self.origin) * self.rate))
+        count = min(max(first_needed - self.dropped, 0), self.held)
+        if count:
+            self.chunks = [self._joined()[count:]]
+            self.dropped, self.held = self.dropped + count, self.held - count
+
+    def _joined(self) -> np.ndarray:
+        if len(self.chunks) != 1:
+            self.chunks = [np.concatenate(self.chunks) if self.chunks
+                           else np.zeros(0, np.float32)]
+        return self.chunks[0]
 
 
 class _FrameRouter:
@@ -223,6 +332,10 @@ class _FrameRouter:
             self._drop_before(time)
         self.previous, self.previous_image, self.last_time = frame, None, time
 
+    def pending(self, index: int) -> bool:
+        """Whether segment ``index`` still waits for output times."""
+        return bool(self.queues[index][1])
+
     def finish(self) -> None:
         if self.previous is not None:
             self._emit_before(self.last_time + max(self.interval, _EPS))
@@ -235,13 +348,14 @@ class _FrameRouter:
     def _emit_before(self, time: float) -> None:
         for segment, times in self.queues:
             while times and times[0] < time - _EPS:
-                segment.frames.append(self._image())
+                segment.add(self._image(), capacity=segment.count + len(times))
                 times.pop(0)
 
     def _image(self) -> np.ndarray:
         if self.previous_image is None:
             width, height = scaled_size(self.previous.width, self.previous.height, self.short_side)
             self.previous_image = self.reformatter.reformat(
-                self.previous, width=width, height=height, format="rgb24", interpolation="AREA"
+                self.previous, width=width, height=height, format="rgb24", interpolation="AREA",
+                threads=1,
             ).to_ndarray()
         return self.previous_image

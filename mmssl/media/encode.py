@@ -7,6 +7,7 @@ re-encoded clips into shards). Frames are ``uint8`` arrays ``(T, H, W, 3)`` in R
 
 from __future__ import annotations
 
+import heapq
 import io
 from dataclasses import dataclass
 from fractions import Fraction
@@ -62,10 +63,7 @@ def write_mp4(
             if audio is not None
             else None
         )
-        if video_stream is not None:
-            _encode_video(container, video_stream, frames)
-        if audio_stream is not None:
-            _encode_audio(container, audio_stream, audio, sample_rate)
+        _encode_interleaved(container, video_stream, frames, audio_stream, audio, sample_rate)
     finally:
         container.close()
 
@@ -114,16 +112,38 @@ def _add_audio_stream(container, audio: np.ndarray, sample_rate: int, bitrate: i
     return stream
 
 
-def _encode_video(container, stream, frames: np.ndarray) -> None:
+def _encode_interleaved(container, video_stream, frames, audio_stream, audio,
+                        sample_rate: int) -> None:
+    """Feed video frames and audio blocks in time order, as a camera would, so the file is
+    interleaved: a reader reaches any time of both tracks without reading far ahead."""
+    tracks = []
+    if video_stream is not None:
+        tracks.append((video_stream, _video_frames(video_stream, frames)))
+    if audio_stream is not None:
+        tracks.append((audio_stream, _audio_frames(audio_stream, audio, sample_rate)))
+    timed = [_stamped(track, frames_of) for track, (_, frames_of) in enumerate(tracks)]
+    for _, track, frame in heapq.merge(*timed):
+        container.mux(tracks[track][0].encode(frame))
+    for stream, _ in tracks:
+        container.mux(stream.encode(None))
+
+
+def _stamped(track: int, frames):
+    """``(time, track, frame)``: the order of :func:`heapq.merge` (frames never compared)."""
+    for frame in frames:
+        yield frame.time, track, frame
+
+
+def _video_frames(stream, frames: np.ndarray):
+    time_base = Fraction(1) / stream.codec_context.framerate
     for index, image in enumerate(frames):
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = index
-        frame.time_base = Fraction(1) / stream.codec_context.framerate
-        container.mux(stream.encode(frame))
-    container.mux(stream.encode(None))
+        frame.time_base = time_base
+        yield frame
 
 
-def _encode_audio(container, stream, audio: np.ndarray, sample_rate: int) -> None:
+def _audio_frames(stream, audio: np.ndarray, sample_rate: int):
     samples = np.ascontiguousarray(np.clip(audio, -1.0, 1.0).astype(np.float32))
     layout = stream.layout.name
     for offset in range(0, samples.shape[1], AUDIO_BLOCK):
@@ -132,5 +152,4 @@ def _encode_audio(container, stream, audio: np.ndarray, sample_rate: int) -> Non
         frame.sample_rate = sample_rate
         frame.pts = offset
         frame.time_base = Fraction(1, sample_rate)
-        container.mux(stream.encode(frame))
-    container.mux(stream.encode(None))
+        yield frame

@@ -110,7 +110,7 @@ class ClipReader:
         return images
 
     def _rgb(self, frame) -> np.ndarray:
-        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+        return self._reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
 
 def _overlay(out: np.ndarray, piece: np.ndarray, offset: int) -> None:
