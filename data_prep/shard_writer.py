@@ -14,7 +14,7 @@ from pathlib import Path
 
 import webdataset as wds
 
-from mmssl.shard_format import PARTIAL_SUFFIX, stats_path
+from mmssl.shard_format import MEMBER_MTIME, PARTIAL_SUFFIX, stats_path
 
 
 class ShardWriter:
@@ -33,7 +33,7 @@ class ShardWriter:
         for stale in (self.tar_path, stats_path(self.tar_path)):
             stale.unlink(missing_ok=True)  # an incomplete shard is redone from scratch
         self._handle = open(self.partial, "wb")
-        self._writer = wds.TarWriter(self._handle)
+        self._writer = wds.TarWriter(self._handle, mtime=MEMBER_MTIME)
         return self
 
     def write(self, sample: dict) -> None:

@@ -9,7 +9,10 @@ A prepared dataset is a directory::
     manifest.json               shard list with sample counts, failures by reason, prep settings
 
 Writers create ``*.partial`` names and rename them into place, so a crash never leaves a
-half-written file under a final name.
+half-written file under a final name. Shards are reproducible byte for byte: the same
+sources and settings give the same tar bytes on any executor, node split or resume (tar
+members carry the fixed time :data:`MEMBER_MTIME`; decoding and encoding are single-threaded
+per video, parallelism comes from converting many videos at once).
 
 Each sample has three members sharing one key (``<video_id>_<start in ms, 9 digits>``, no
 dots):
@@ -65,6 +68,9 @@ AUDIO_RATE = 16000
 
 def shard_name(index: int) -> str:
     return f"shard-{index:06d}.tar"
+
+
+MEMBER_MTIME = 0  # tar member time, fixed so that a shard's bytes depend on its contents only
 
 
 def stats_path(tar_path: str | Path) -> Path:

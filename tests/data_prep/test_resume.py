@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import shard_samples
+from conftest import shard_bytes
 
 from data_prep import youcook2
 from mmssl.config import PrepConfig
@@ -42,5 +42,5 @@ def test_sigkill_mid_run_then_rerun_equals_clean_run(tiny_world, tmp_path):
     resumed = youcook2.prepare(annotations, videos, out, PREP, ("validation",), progress=False)
     assert resumed["shards"] == clean["shards"]
     assert resumed["total_samples"] == clean["total_samples"]
-    assert shard_samples(out) == shard_samples(tmp_path / "clean")
+    assert shard_bytes(out) == shard_bytes(tmp_path / "clean")
     assert not list(out.glob("*.partial"))
