@@ -4,7 +4,9 @@ One pass over the file serves many segments (:func:`cut_segments`), so a convert
 cuts twenty clips from one video reads it once; :func:`cut_audio_segments` does the same
 for a source with no video stream. Times are seconds from the container's
 start. Frame-rate conversion picks, for each output time ``t_k = start + k / fps``, the
-last source frame shown at or before ``t_k`` (what a viewer would see at that instant).
+last source frame shown at or before ``t_k`` (what a viewer would see at that instant),
+from each frame's own timestamp, so variable-frame-rate sources need nothing special.
+Frames stored sideways with a display matrix (phone videos) come out upright.
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, i
         return width - width % 2, height - height % 2
     scale = short_side / min(width, height)
     return (2 * max(1, round(width * scale / 2)), 2 * max(1, round(height * scale / 2)))
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """``image`` (H, W, 3) as it is meant to be shown: phones store frames sideways with a
+    display matrix saying to rotate them ``rotation`` degrees counter-clockwise (±90, 180)."""
+    turns = int(round(rotation / 90)) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
 def cut_segments(
@@ -354,8 +363,9 @@ class _FrameRouter:
     def _image(self) -> np.ndarray:
         if self.previous_image is None:
             width, height = scaled_size(self.previous.width, self.previous.height, self.short_side)
-            self.previous_image = self.reformatter.reformat(
+            image = self.reformatter.reformat(
                 self.previous, width=width, height=height, format="rgb24", interpolation="AREA",
                 threads=1,
             ).to_ndarray()
+            self.previous_image = upright(image, self.previous.rotation)
         return self.previous_image
