@@ -21,6 +21,7 @@ from av.video.reformatter import VideoReformatter
 from mmssl.media.probe import MediaError, MediaSource, open_media
 
 AUDIO_RATE = 16000
+RESAMPLE_BATCH = 32  # decoded audio frames per resampler call (~1.5 s of 22.05 kHz AAC)
 _EPS = 1e-6
 
 
@@ -199,6 +200,11 @@ def slice_audio(audio: np.ndarray, origin: float, start: float, end: float,
     return out
 
 
+def _same_layout(first, frame) -> bool:
+    return (first.format.name, first.layout.name, first.sample_rate) == (
+        frame.format.name, frame.layout.name, frame.sample_rate)
+
+
 def _resampled(resampler, frame) -> np.ndarray:
     parts = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
@@ -216,10 +222,7 @@ class _SegmentCutter:
         self.wanted, self.fps, self.rate = wanted, fps, audio_rate
         self.router = _FrameRouter(wanted, fps, short_side)
         self.open = set(range(len(wanted)))
-        has_audio = bool(container.streams.audio)
-        self.resampler = (av.AudioResampler(format="flt", layout="mono", rate=audio_rate)
-                          if has_audio else None)
-        self.audio = _AudioBuffer(audio_rate) if has_audio else None
+        self.audio = _AudioBuffer(audio_rate) if container.streams.audio else None
 
     def run(self) -> Iterator[tuple[int, Clip | MediaError]]:
         video = self.container.streams.video[0]
@@ -230,13 +233,13 @@ class _SegmentCutter:
                     if packet.stream.type == "video":
                         self.router.push(frame)
                     else:
-                        self.audio.add(frame.time, _resampled(self.resampler, frame))
+                        self.audio.add(frame)
                 yield from self._finished(at_end=False)
         except av.FFmpegError as error:
             raise MediaError("decode_error", self.source, str(error)) from error
         self.router.finish()
-        if self.audio is not None and self.audio.started:
-            self.audio.add(None, _resampled(self.resampler, None))
+        if self.audio is not None:
+            self.audio.finish()
         yield from self._finished(at_end=True)
 
     def _finished(self, at_end: bool) -> Iterator[tuple[int, Clip | MediaError]]:
@@ -266,15 +269,49 @@ class _SegmentCutter:
 
 
 class _AudioBuffer:
-    """Decoded mono audio of a track starting at time ``origin``, in chunks; samples no open
+    """Decoded audio of a track starting at time ``origin``, resampled to mono at ``rate``
+    in batches of :data:`RESAMPLE_BATCH` decoded frames (one resampler call per batch, not
+    per 1024-sample codec frame; the output is the same), kept in chunks; samples no open
     segment needs any more are let go (``dropped`` counts them, so indices stay exact)."""
 
     def __init__(self, rate: int):
         self.rate = rate
+        self.resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         self.origin: float | None = None
+        self.raw: list = []
         self.chunks: list[np.ndarray] = []
         self.dropped = 0
         self.held = 0
+
+    def add(self, frame) -> None:
+        """One decoded audio frame."""
+        if self.origin is None:
+            self.origin = float(frame.time or 0.0)
+        if self.raw and not _same_layout(self.raw[0], frame):
+            self._resample_raw()
+        self.raw.append(frame)
+        if len(self.raw) >= RESAMPLE_BATCH:
+            self._resample_raw()
+
+    def finish(self) -> None:
+        """The track has ended: resample what is left and flush the resampler."""
+        if self.origin is not None:
+            self._resample_raw()
+            self._append(_resampled(self.resampler, None))
+
+    def _resample_raw(self) -> None:
+        if self.raw:
+            first = self.raw[0]
+            joined = av.AudioFrame.from_ndarray(
+                np.concatenate([frame.to_ndarray() for frame in self.raw], axis=1),
+                format=first.format.name, layout=first.layout.name)
+            joined.sample_rate = first.sample_rate
+            self.raw = []
+            self._append(_resampled(self.resampler, joined))
+
+    def _append(self, samples: np.ndarray) -> None:
+        self.chunks.append(samples)
+        self.held += len(samples)
 
     @property
     def started(self) -> bool:
@@ -286,12 +323,6 @@ class _AudioBuffer:
         if self.origin is None:
             return -np.inf
         return self.origin + (self.dropped + self.held) / self.rate
-
-    def add(self, time: float | None, samples: np.ndarray) -> None:
-        if self.origin is None:
-            self.origin = float(time or 0.0)
-        self.chunks.append(samples)
-        self.held += len(samples)
 
     def slice(self, start: float, end: float) -> np.ndarray:
         return slice_audio(self._joined(), self.origin, start, end, self.rate, self.dropped)
