@@ -65,7 +65,7 @@ class DAVEnetEncoder(nn.Module):
 
 @AUDIO_ENCODERS.register("davenet")
 def davenet(n_mels: int = 40, gradient_checkpointing: bool = False) -> DAVEnetEncoder:
-    """DAVEnet as in AVLnet: 1024-d features, 18.4M parameters at 40 mels."""
+    """DAVEnet as in AVLnet: 1024-d features, 16.0M parameters at 40 mels."""
     return DAVEnetEncoder(n_mels, 128, gradient_checkpointing)
 
 
