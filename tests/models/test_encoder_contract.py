@@ -8,6 +8,7 @@ clips, 8×32×32 for S3D, and 40×32 log-mels); speed belongs to ``benchmarks/en
 
 import pytest
 import torch
+from encoder_fixtures import one_thread
 from safetensors.torch import save_file
 
 from mmssl.models import AUDIO_ENCODERS, VIDEO_ENCODERS
@@ -18,6 +19,9 @@ S3D_INPUT = (2, 3, 8, 32, 32)  # S3D downsamples by 8 in time and 32 in space
 AUDIO_INPUT = (2, 1, 40, 32)
 CASES = ([("video", name) for name in VIDEO_ENCODERS.list()]
          + [("audio", name) for name in AUDIO_ENCODERS.list()])
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+FIXTURES = (one_thread,)  # pytest finds fixtures among module names
 
 
 def build(modality, name):

@@ -3,6 +3,7 @@ directory with ``save_pretrained`` and a WordPiece tokenizer trained with ``toke
 
 import pytest
 import torch
+from encoder_fixtures import one_thread, tiny_bert_dir
 from tokenizers import Tokenizer
 
 from mmssl.config import TrainConfig
@@ -18,6 +19,9 @@ CORPUS = ["cut the onion into small pieces", "whisk the eggs with sugar",
 @pytest.fixture
 def hf_dir(tiny_bert_dir):
     return tiny_bert_dir
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+FIXTURES = (one_thread, tiny_bert_dir,)  # pytest finds fixtures among module names
 
 
 def test_tokenizer_shifts_ids_keeps_special_tokens_and_round_trips(hf_dir, tmp_path):

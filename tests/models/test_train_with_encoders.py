@@ -2,13 +2,18 @@
 the config: the run's tokenizer is the HF directory's, pretrained word vectors and
 weights files start the towers, and the checkpoint loads back for evaluation."""
 
+import pytest
 import torch
+from encoder_fixtures import one_thread, tiny_bert_dir
 
 from mmssl.checkpoint import load_checkpoint
 from mmssl.config import TrainConfig, load_config
 from mmssl.data.tokenizer import SubwordTokenizer, WordTokenizer
 from mmssl.methods.towers import build_encoder
 from mmssl.train import narration_texts, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+FIXTURES = (one_thread, tiny_bert_dir,)  # pytest finds fixtures among module names
 
 
 def tiny_config(shards, out, **model) -> TrainConfig:

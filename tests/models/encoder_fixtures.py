@@ -1,6 +1,10 @@
-"""Fixtures for the encoder tests: one torch thread (on this shared 2-core machine two
-threads spin against each other and run small convolutions 10-50× slower, see
-benchmarks/README.md), and a tiny BERT in a local HuggingFace directory."""
+"""Fixtures for the encoder tests, imported by the test modules that use them (not a
+conftest.py: a second conftest module would replace ``sys.modules["conftest"]`` and break
+pickling of ``tests/conftest.py``'s ``_gloo_process`` in the 2-process tests).
+
+``one_thread``: on this shared 2-core machine two torch threads spin against each other and
+run small convolutions 10-50× slower (benchmarks/README.md). ``tiny_bert_dir``: a tiny
+BERT in a local HuggingFace directory."""
 
 import pytest
 import torch
@@ -11,7 +15,7 @@ BERT_CORPUS = ["cut the onion into small pieces", "whisk the eggs with sugar",
                "the whistle sounds", "a big blue square moves up and buzzes"]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def one_thread():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
