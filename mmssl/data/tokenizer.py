@@ -24,6 +24,15 @@ from tokenizers.trainers import WordLevelTrainer
 PAD, UNK = "[PAD]", "[UNK]"
 
 
+def read_tokenizer_file(path: str | Path) -> Tokenizer:
+    """A saved ``tokenizers`` file (``tokenizer.json`` next to each checkpoint)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file {path} not found (it is saved next to "
+                                "each checkpoint as tokenizer.json)")
+    return Tokenizer.from_file(str(path))
+
+
 class WordTokenizer:
     """Texts → (N, max_words) int64 ids, zero-padded and truncated."""
 
@@ -44,11 +53,7 @@ class WordTokenizer:
 
     @classmethod
     def load(cls, path: str | Path):
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"tokenizer file {path} not found (it is saved next to "
-                                    "each checkpoint as tokenizer.json)")
-        return cls(Tokenizer.from_file(str(path)))
+        return cls(read_tokenizer_file(path))
 
     def save(self, path: str | Path) -> None:
         self.tokenizer.save(str(path))
@@ -104,11 +109,7 @@ class SubwordTokenizer:
 
     @classmethod
     def load(cls, path: str | Path):
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"tokenizer file {path} not found (it is saved next to "
-                                    "each checkpoint as tokenizer.json)")
-        return cls(Tokenizer.from_file(str(path)))
+        return cls(read_tokenizer_file(path))
 
     def save(self, path: str | Path) -> None:
         self.tokenizer.save(str(path))
