@@ -11,18 +11,19 @@ own). Clips without audio are left out of the audio terms.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
 from mmssl.losses import MaskedMarginSoftmaxLoss
 from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.base import SpaceMethod
 from mmssl.methods.registry import METHODS
-from mmssl.methods.towers import build_spaces, build_towers, embed
+from mmssl.methods.towers import build_spaces, build_towers
 
 
 @METHODS.register("avlnet")
-class AVLnet(nn.Module):
+class AVLnet(SpaceMethod):
     modalities = ("video", "audio", "text")
     default_weights = {"vt": 1.0, "at": 1.0, "vat": 1.0}
 
@@ -34,16 +35,6 @@ class AVLnet(nn.Module):
         self.normalize = config.loss.normalize
         self.scale = 1.0 / config.loss.temperature if self.normalize else 1.0
         self.mms = MaskedMarginSoftmaxLoss(margin=config.loss.margin)
-
-    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
-        return embed(self.towers, self.spaces, modality, x, self.normalize)
-
-    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
-        """:meth:`training_step`, or :meth:`features` when ``features_only``."""
-        return self.features(batch) if features_only else self.training_step(batch)
-
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
-        return self.loss(self.features(batch))
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """This process's ``video``, ``audio`` (B, D) and anchor ``text`` (B, D) embeddings

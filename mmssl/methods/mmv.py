@@ -12,18 +12,19 @@ track are left out of the audio terms. Negatives come from the whole global batc
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
 from mmssl.losses import MILNCELoss, NCELoss
 from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.base import SpaceMethod
 from mmssl.methods.registry import METHODS
-from mmssl.methods.towers import build_spaces, build_towers, embed
+from mmssl.methods.towers import build_spaces, build_towers
 
 
 @METHODS.register("mmv")
-class MMV(nn.Module):
+class MMV(SpaceMethod):
     """Video, audio and text towers; ``training_step(batch) -> {"loss", "loss_va", ...}``."""
 
     modalities = ("video", "audio", "text")
@@ -37,17 +38,6 @@ class MMV(nn.Module):
         self.normalize = config.loss.normalize
         self.nce = NCELoss(temperature=config.loss.temperature, normalize=False)
         self.milnce = MILNCELoss(temperature=config.loss.temperature if self.normalize else None)
-
-    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
-        return embed(self.towers, self.spaces, modality, x, self.normalize)
-
-    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
-        """:meth:`training_step`, or :meth:`features` when ``features_only``; DDP
-        synchronises gradients only through forward, so both go through here."""
-        return self.features(batch) if features_only else self.training_step(batch)
-
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
-        return self.loss(self.features(batch))
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """This process's embeddings, not gathered: ``video_<pair>``, ``audio_<pair>`` (B, D),

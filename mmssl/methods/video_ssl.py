@@ -16,12 +16,13 @@ from mmssl.config import TrainConfig
 from mmssl.losses import BYOLLoss, NTXentLoss
 from mmssl.losses.momentum import momentum_copy, momentum_update
 from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.base import Method
 from mmssl.methods.registry import METHODS
 from mmssl.methods.towers import build_towers
 from mmssl.models.heads import projection_head
 
 
-class _TwoViews(nn.Module):
+class _TwoViews(Method):
     modalities = ("video",)
     default_weights = {"ssl": 1.0}
 
@@ -37,13 +38,6 @@ class _TwoViews(nn.Module):
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         """``{"video": projector(encoder(x))}`` (B, vat_dim)."""
         return {"video": self.projector(self.towers[modality](x))}
-
-    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
-        """:meth:`training_step`, or :meth:`features` when ``features_only``."""
-        return self.features(batch) if features_only else self.training_step(batch)
-
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
-        return self.loss(self.features(batch))
 
 
 @METHODS.register("simclr")

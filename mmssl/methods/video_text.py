@@ -18,11 +18,12 @@ from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
 from mmssl.losses import MILNCELoss, NCELoss
 from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.base import SpaceMethod
 from mmssl.methods.registry import METHODS
-from mmssl.methods.towers import build_spaces, build_towers, embed
+from mmssl.methods.towers import build_spaces, build_towers
 
 
-class _VideoText(nn.Module):
+class _VideoText(SpaceMethod):
     modalities = ("video", "text")
     default_weights = {"vt": 1.0}
 
@@ -32,16 +33,6 @@ class _VideoText(nn.Module):
         self.spaces = build_spaces(config, self.towers, ("vt",), kind="shared")
         self.weights = resolve_weights(self.default_weights, config.loss.weights, name)
         self.normalize = config.loss.normalize
-
-    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
-        return embed(self.towers, self.spaces, modality, x, self.normalize)
-
-    def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
-        """:meth:`training_step`, or :meth:`features` when ``features_only``."""
-        return self.features(batch) if features_only else self.training_step(batch)
-
-    def training_step(self, batch: dict) -> dict[str, Tensor]:
-        return self.loss(self.features(batch))
 
 
 @METHODS.register("milnce")
