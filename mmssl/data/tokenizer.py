@@ -33,7 +33,21 @@ def read_tokenizer_file(path: str | Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
-class WordTokenizer:
+class _SavedTokenizer:
+    """Loading and saving, the same for every tokenizer here: ``self.tokenizer`` is a
+    ``tokenizers.Tokenizer`` written as one JSON file."""
+
+    tokenizer: Tokenizer
+
+    @classmethod
+    def load(cls, path: str | Path):
+        return cls(read_tokenizer_file(path))
+
+    def save(self, path: str | Path) -> None:
+        self.tokenizer.save(str(path))
+
+
+class WordTokenizer(_SavedTokenizer):
     """Texts → (N, max_words) int64 ids, zero-padded and truncated."""
 
     def __init__(self, tokenizer: Tokenizer):
@@ -51,12 +65,6 @@ class WordTokenizer:
         tokenizer.train_from_iterator(texts, trainer=trainer)
         return cls(tokenizer)
 
-    @classmethod
-    def load(cls, path: str | Path):
-        return cls(read_tokenizer_file(path))
-
-    def save(self, path: str | Path) -> None:
-        self.tokenizer.save(str(path))
 
     @property
     def vocab_size(self) -> int:
@@ -74,7 +82,7 @@ class WordTokenizer:
         return ids
 
 
-class SubwordTokenizer:
+class SubwordTokenizer(_SavedTokenizer):
     """A HuggingFace model's own tokenizer; texts → (N, max_words) ids, model id + 1.
 
     ``max_words`` counts subword tokens including the model's special tokens ([CLS],
@@ -107,12 +115,6 @@ class SubwordTokenizer:
                              "supported")
         return cls(auto.backend_tokenizer)
 
-    @classmethod
-    def load(cls, path: str | Path):
-        return cls(read_tokenizer_file(path))
-
-    def save(self, path: str | Path) -> None:
-        self.tokenizer.save(str(path))
 
     @property
     def vocab_size(self) -> int:
