@@ -41,7 +41,8 @@ import torch
 
 from data_prep.howto100m import prepare
 from mmssl.config import DataConfig, PrepConfig, SynthConfig
-from mmssl.data.pipeline import TrainingStream, shard_paths
+from mmssl.data.pipeline import TrainingStream
+from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta
 from mmssl.synth.generate import generate_world

@@ -12,16 +12,11 @@ from safetensors.torch import load_file, save_file
 
 from mmssl.config import TrainConfig, load_config, save_config
 from mmssl.data.tokenizer import WordTokenizer, load_tokenizer
-from mmssl.methods import METHODS
+from mmssl.methods import build_method
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.yaml"
 TOKENIZER_NAME = "tokenizer.json"
-
-
-def build_method(config: TrainConfig, vocab_size: int) -> torch.nn.Module:
-    """The method named by ``config.method`` (see :data:`mmssl.methods.METHODS`)."""
-    return METHODS.build(config.method, config=config, vocab_size=vocab_size)
 
 
 def save_checkpoint(directory: str | Path, model: torch.nn.Module, config: TrainConfig,

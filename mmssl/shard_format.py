@@ -83,6 +83,12 @@ def sample_key(video_id: str, start: float) -> str:
     return f"{video_id.replace('.', '_')}_{int(round(start * 1000)):09d}"
 
 
+def clip_key(video_id: str, start: float) -> str:
+    """``<video_id>@<start seconds in the source, 2 decimals>``: how results, exports and
+    batch metas name a clip or a segment (unlike :func:`sample_key`, for people to read)."""
+    return f"{video_id}@{float(start):.2f}"
+
+
 def is_complete(tar_path: str | Path) -> bool:
     """A shard is complete when both its tar and its stats file are in place."""
     return Path(tar_path).is_file() and stats_path(tar_path).is_file()

@@ -27,7 +27,7 @@ def dry_run(config: TrainConfig) -> dict:
     world size this process was launched with; builds the model, reads only manifests."""
     from accelerate import PartialState
 
-    from mmssl.checkpoint import build_method
+    from mmssl.methods import build_method
     from mmssl.training.loop import _tokenizer, launched_on_cpus
     from mmssl.training.plan import dry_run_report, format_report
 

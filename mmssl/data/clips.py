@@ -48,6 +48,13 @@ class ClipCutter:
         self.clip_frames = clip_frames
         self.logmel = logmel
 
+    @classmethod
+    def from_config(cls, config) -> ClipCutter:
+        """The cutter of a :class:`~mmssl.config.DataConfig`: its clip length and log-mel
+        settings, the same for training, evaluation and export."""
+        return cls(config.clip_frames, LogMel(n_mels=config.n_mels, window_ms=config.window_ms,
+                                              hop_ms=config.hop_ms))
+
     def clip_seconds(self, fps: float) -> float:
         return self.clip_frames / fps
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import warnings
 from collections.abc import Iterator
 
 import torch
@@ -24,40 +23,10 @@ from mmssl.config import DataConfig
 from mmssl.data.augment import random_resized_crop
 from mmssl.data.candidates import candidate_window, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
+from mmssl.data.shards import SkipCounter, open_samples, raw_samples, shard_paths
 from mmssl.data.tokenizer import WordTokenizer
-from mmssl.media import ClipReader, MediaError
-from mmssl.media.logmel import LogMel
-from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta, read_manifest
-
-
-class SkipCounter:
-    """Counts samples skipped for bad data, by reason, and warns once per reason."""
-
-    def __init__(self):
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, reason: str, detail: str) -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + 1
-        if self.counts[reason] == 1:
-            warnings.warn(f"skipping bad sample ({reason}): {detail}", stacklevel=2)
-
-    def handler(self, error: Exception) -> bool:
-        """webdataset error handler: count and continue."""
-        self(type(error).__name__, str(error))
-        return True
-
-
-def shard_paths(directory: str) -> list[str]:
-    return [shard["path"] for shard in read_manifest(directory)["shards"] if shard["samples"]]
-
-
-def rank_and_worker_split(paths: list[str], seed: int, epoch: int, rank: int,
-                          world: int) -> Iterator[dict]:
-    """This rank's and this worker's shards for ``epoch``, in a per-epoch shuffled order."""
-    info = torch.utils.data.get_worker_info()
-    worker, workers = (info.id, info.num_workers) if info else (0, 1)
-    for url in reader_shards(paths, seed, epoch, rank, world, worker, workers):
-        yield {"url": url}
+from mmssl.media import MediaError
+from mmssl.shard_format import clip_key, read_manifest
 
 
 def reader_shards(paths: list[str], seed: int, epoch: int, rank: int, world: int, worker: int,
@@ -69,27 +38,6 @@ def reader_shards(paths: list[str], seed: int, epoch: int, rank: int, world: int
     return order[rank::world][worker::workers]
 
 
-def open_samples(samples, skip: SkipCounter) -> Iterator[OpenSample]:
-    """Raw tar members → open samples (closed again once the consumer moves on).
-
-    A sample that cannot be read — bad JSON, an mp4 that does not open or decode, no
-    frames — is skipped and counted by reason, and the stream goes on.
-    """
-    for sample in samples:
-        where = f"{sample.get('__url__', '?')}: {sample.get('__key__', '?')}"
-        try:
-            meta = decode_meta(sample[META_KEY])
-            reader = ClipReader(sample[MEDIA_KEY])
-            if reader.video is None or not meta.get("num_frames"):
-                reader.container.close()
-                raise MediaError("no_video_stream", where)
-        except (KeyError, ValueError, MediaError) as error:
-            skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
-            continue
-        with reader:
-            yield OpenSample(reader, meta, where)
-
-
 class TrainingClips:
     """MIL-NCE training clips: per sample, ``clips_per_sample`` anchor narrations, each
     with its K neighbouring candidates and the clip cut around it."""
@@ -99,8 +47,7 @@ class TrainingClips:
             raise ValueError(f"data.views must be 1 or 2, got {config.views}")
         self.config = config
         self.tokenizer = tokenizer
-        self.cutter = ClipCutter(config.clip_frames, LogMel(n_mels=config.n_mels,
-                                 window_ms=config.window_ms, hop_ms=config.hop_ms))
+        self.cutter = ClipCutter.from_config(config)
 
     def __call__(self, samples: Iterator[OpenSample], rng: random.Random,
                  skip: SkipCounter) -> Iterator[dict]:
@@ -132,8 +79,9 @@ class TrainingClips:
         start = clip_start(*span, clip_seconds, sample.duration, rng)
         audio, has_audio = self.cutter.audio(sample, start)
         video_id = sample.meta["video_id"]
-        meta = {"key": f"{video_id}@{start:.2f}", "video_id": video_id,
-                "start": sample.meta["start"] + start, "anchor": texts[anchor]["text"]}
+        absolute = sample.meta["start"] + start
+        meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
+                "anchor": texts[anchor]["text"]}
         clip = {"video": self.cutter.video(sample, start), "audio": audio,
                 "audio_mask": has_audio, "text": text,
                 "text_mask": torch.arange(k) < len(chosen), "meta": meta}
@@ -215,13 +163,13 @@ class TrainingStream(torch.utils.data.IterableDataset):
 
     def _epochs(self, rng: random.Random, worker: int, workers: int) -> Iterator[dict]:
         for epoch in itertools.count(self.first_epoch):
-            urls = ({"url": url} for url in reader_shards(
-                self.paths, self.seed, epoch, self.rank, self.world, worker, workers))
+            urls = reader_shards(self.paths, self.seed, epoch, self.rank, self.world, worker,
+                                 workers)
             yield from self._clips_from(urls, rng, f"epoch {epoch}")
 
     def _clips_from(self, urls, rng: random.Random, what: str) -> Iterator[dict]:
-        raw = wds.tarfile_to_samples(handler=self.skip.handler)(urls)
-        samples = open_samples(wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw), self.skip)
+        raw = wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw_samples(urls, self.skip))
+        samples = open_samples(raw, self.skip)
         produced = 0
         for clip in self.clips(samples, rng, self.skip):
             produced += 1
@@ -279,13 +227,13 @@ def mix_sources(config: DataConfig) -> list[tuple[list[str], float]]:
 
 
 def resampled_urls(sources: list[tuple[list[str], float]], rng: random.Random
-                   ) -> Iterator[dict]:
+                   ) -> Iterator[str]:
     """Endless shard draws with replacement: a source with probability ∝ its weight, then
     one of its shards uniformly."""
     weights = [weight for _, weight in sources]
     while True:
         paths, _ = rng.choices(sources, weights=weights)[0]
-        yield {"url": rng.choice(paths)}
+        yield rng.choice(paths)
 
 
 def data_plan(config: DataConfig, world: int, seed: int = 0) -> dict:

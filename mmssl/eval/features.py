@@ -21,21 +21,18 @@ skipped and counted by reason, never silently dropped.
 
 from __future__ import annotations
 
-import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-import webdataset as wds
 from torch import Tensor
 from tqdm import tqdm
 
 from mmssl.data.candidates import window_starts
 from mmssl.data.clips import ClipCutter, OpenSample
-from mmssl.data.pipeline import SkipCounter, shard_paths
-from mmssl.media import ClipReader, MediaError
-from mmssl.media.logmel import LogMel
-from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta
+from mmssl.data.shards import SkipCounter, open_dataset
+from mmssl.media import MediaError
+from mmssl.shard_format import clip_key
 
 LEVELS = ("embedding", "backbone")
 
@@ -67,38 +64,7 @@ class SegmentFeatures:
 
 def segment_key(meta: dict) -> str:
     """``<video_id>@<start seconds, 2 decimals>``: names a segment in results and exports."""
-    return f"{meta['video_id']}@{float(meta['start']):.2f}"
-
-
-def open_eval_samples(shards: str, skip: SkipCounter, need_video: bool
-                      ) -> Iterator[OpenSample]:
-    """Every sample of the shards in order, opened; audio-only ones unless ``need_video``."""
-    raw = wds.tarfile_to_samples(handler=skip.handler)([{"url": p} for p in shard_paths(shards)])
-    for sample in raw:
-        where = f"{sample.get('__url__', '?')}: {sample.get('__key__', '?')}"
-        try:
-            meta = decode_meta(sample[META_KEY])
-            reader = ClipReader(sample[MEDIA_KEY])
-        except (KeyError, ValueError, MediaError) as error:
-            skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
-            continue
-        if need_video and (reader.video is None or not meta.get("num_frames")):
-            reader.container.close()
-            skip("no_video_stream", where)
-            continue
-        with reader:
-            yield OpenSample(reader, meta, where)
-
-
-def shard_metas(shards: str) -> list[dict]:
-    """The JSON of every sample, in order, without opening any media."""
-    metas = []
-    for path in shard_paths(shards):
-        with tarfile.open(path) as tar:
-            for member in tar:
-                if member.name.endswith("." + META_KEY):
-                    metas.append(decode_meta(tar.extractfile(member).read()))
-    return metas
+    return clip_key(meta["video_id"], meta["start"])
 
 
 def segment_duration(sample: OpenSample) -> float:
@@ -128,9 +94,7 @@ class FeatureExtractor:
         self.method, self.tokenizer, self.windows = method, tokenizer, windows
         self.levels = tuple(levels)
         self.max_words = data_config.max_words
-        self.cutter = ClipCutter(data_config.clip_frames, LogMel(
-            n_mels=data_config.n_mels, window_ms=data_config.window_ms,
-            hop_ms=data_config.hop_ms))
+        self.cutter = ClipCutter.from_config(data_config)
 
     def encode(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         """(B, ...) inputs → {space: (B, D)} and/or {"features": (B, D)} (backbone)."""
@@ -180,7 +144,7 @@ class FeatureExtractor:
         skip = SkipCounter()
         rows: dict[str, list] = {m: [] for m in wanted}
         keys, metas, has_audio = [], [], []
-        samples = open_eval_samples(shards, skip, need_video="video" in wanted)
+        samples = open_dataset(shards, skip, need_video="video" in wanted)
         for sample in tqdm(samples, desc="eval: embed", unit="segment", disable=not progress):
             if keep is not None and not keep(sample.meta):
                 continue

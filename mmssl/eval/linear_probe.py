@@ -22,14 +22,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.data.candidates import window_starts
+from mmssl.data.shards import SkipCounter, open_dataset, read_metas
 from mmssl.eval.classification_metrics import mean_average_precision, top1_accuracy
 from mmssl.eval.classification_tasks import ClassificationTask, class_vocabulary, label_targets
 from mmssl.eval.features import (
     FeatureExtractor,
     SegmentFeatures,
-    open_eval_samples,
     segment_duration,
-    shard_metas,
     subset_filter,
 )
 
@@ -121,7 +120,8 @@ def fine_tune_probe(extractor: FeatureExtractor, shards: str, task: Classificati
     rng = random.Random(seed)
     torch.manual_seed(seed)
     clips = _training_windows(extractor, shards, task)
-    vocab = class_vocabulary(task, shard_metas(shards))  # both splits' classes
+    # Both splits' classes.
+    vocab = class_vocabulary(task, list(read_metas(shards, SkipCounter(strict=True))))
     targets = label_targets(task, [m for _, m in clips], vocab)
     encoder = extractor.method.towers[task.modality]
     head = nn.Linear(encoder.out_dim, len(vocab))
@@ -150,7 +150,9 @@ def _training_windows(extractor: FeatureExtractor, shards: str, task: Classifica
     """Per train segment: its W decoded input windows (kept in memory) and its meta."""
     out = []
     cutter = extractor.cutter
-    for sample in open_eval_samples(shards, _NoSkip(), need_video=task.modality == "video"):
+    # The frozen pass already read these shards: a bad sample now is fatal, not skipped.
+    strict = SkipCounter(strict=True)
+    for sample in open_dataset(shards, strict, need_video=task.modality == "video"):
         if sample.meta.get("labels", {}).get("subset") != task.train_subset:
             continue
         starts = window_starts(segment_duration(sample),
@@ -164,12 +166,3 @@ def _training_windows(extractor: FeatureExtractor, shards: str, task: Classifica
         raise ValueError(f"{shards}: no {task.train_subset!r} segment to fine-tune on")
     return out
 
-
-class _NoSkip:
-    """Fine-tuning reads shards the frozen pass already read: a bad sample is fatal."""
-
-    def __call__(self, reason: str, detail: str) -> None:
-        raise ValueError(f"unreadable sample while fine-tuning ({reason}): {detail}")
-
-    def handler(self, error: Exception) -> bool:
-        raise error

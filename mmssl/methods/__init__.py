@@ -11,8 +11,8 @@ process; gradient accumulation caches ``features`` and recomputes them per micro
 
 from mmssl.methods.avlnet import AVLnet
 from mmssl.methods.mmv import MMV
-from mmssl.methods.registry import METHODS
+from mmssl.methods.registry import METHODS, build_method
 from mmssl.methods.video_ssl import BYOL, SimCLR
 from mmssl.methods.video_text import CLIP, MILNCE
 
-__all__ = ["AVLnet", "BYOL", "CLIP", "METHODS", "MILNCE", "MMV", "SimCLR"]
+__all__ = ["AVLnet", "BYOL", "CLIP", "METHODS", "MILNCE", "MMV", "SimCLR", "build_method"]

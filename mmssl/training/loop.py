@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tarfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,12 +20,13 @@ import torch
 from accelerate import Accelerator
 from tqdm import tqdm
 
-from mmssl.checkpoint import build_method, save_checkpoint
+from mmssl.checkpoint import save_checkpoint
 from mmssl.config import TrainConfig, save_config
-from mmssl.data.pipeline import TrainingStream, shard_paths
+from mmssl.data.pipeline import TrainingStream
+from mmssl.data.shards import read_metas
 from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
+from mmssl.methods import build_method
 from mmssl.methods.towers import load_pretrained
-from mmssl.shard_format import decode_meta
 from mmssl.training.accumulate import accumulated_step
 from mmssl.training.observe import Interval, RunLog, memory
 from mmssl.training.optim import build_optimizer
@@ -53,12 +53,9 @@ def seed_everything(seed: int) -> None:
 def narration_texts(shards_dirs: list[str]):
     """Every narration in the training shards (reads the JSON members only)."""
     for directory in shards_dirs:
-        for path in shard_paths(directory):
-            with tarfile.open(path) as tar:
-                for member in tar:
-                    if member.name.endswith(".json"):
-                        for text in decode_meta(tar.extractfile(member).read())["texts"]:
-                            yield text["text"]
+        for meta in read_metas(directory):
+            for text in meta["texts"]:
+                yield text["text"]
 
 
 def launched_on_cpus() -> bool:

@@ -11,7 +11,8 @@ import torch
 from data_prep.runner import build_manifest
 from data_prep.shard_writer import ShardWriter
 from mmssl.config import DataConfig, PrepConfig
-from mmssl.data.pipeline import TrainingStream, rank_and_worker_split, shard_paths
+from mmssl.data.pipeline import TrainingStream, reader_shards
+from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.media import VideoEncoding, mp4_bytes
 from mmssl.shard_format import MANIFEST_NAME, encode_meta, shard_name
@@ -52,7 +53,7 @@ def test_same_seed_same_stream_other_seed_differs(tiny_shards):
 
 def test_ranks_get_disjoint_shards(tiny_shards):
     paths = shard_paths(tiny_shards["howto100m"])
-    split = [[u["url"] for u in rank_and_worker_split(paths, 0, 5, rank, 2)] for rank in (0, 1)]
+    split = [reader_shards(paths, 0, 5, rank, 2, 0, 1) for rank in (0, 1)]
     assert not set(split[0]) & set(split[1]) and sorted(split[0] + split[1]) == sorted(paths)
 
 

@@ -6,13 +6,12 @@ import tarfile
 
 import numpy as np
 import pytest
-import webdataset as wds
 
 from data_prep import audioset
 from data_prep.annotations import AnnotationError
 from data_prep.clip_files import parse_clip_stem
 from mmssl.config import PrepConfig
-from mmssl.data.pipeline import SkipCounter, open_samples
+from mmssl.data.shards import SkipCounter, open_samples, raw_samples
 from mmssl.media import decode_audio, probe
 from mmssl.shard_format import decode_meta, read_manifest
 from mmssl.synth.audioset import CLASSES, MIDS, write_audioset
@@ -73,10 +72,10 @@ def test_one_sample_per_segment_with_multi_hot_labels(world, shards):
 def test_open_samples_skips_and_counts_audio_only(world, shards):
     _, clips = world
     skip = SkipCounter()
-    urls = [{"url": s["path"]} for s in read_manifest(shards)["shards"]]
+    urls = [s["path"] for s in read_manifest(shards)["shards"]]
     with pytest.warns(UserWarning, match="no_video_stream"):
         opened = [s.meta["video_id"] for s in
-                  open_samples(wds.tarfile_to_samples()(urls), skip)]
+                  open_samples(raw_samples(urls, skip), skip)]
     assert sorted(opened) == sorted(y for y, c in clips.items() if c["kind"] == "video")
     assert skip.counts == {"no_video_stream": len(clips) - len(opened)}
 

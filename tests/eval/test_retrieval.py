@@ -11,8 +11,8 @@ import torch
 from mmssl.checkpoint import load_checkpoint
 from mmssl.config import EvalConfig
 from mmssl.data.candidates import window_starts
-from mmssl.data.pipeline import SkipCounter
-from mmssl.eval.features import FeatureExtractor, open_eval_samples, segment_duration
+from mmssl.data.shards import SkipCounter, open_dataset
+from mmssl.eval.features import FeatureExtractor, segment_duration
 from mmssl.eval.retrieval import (
     DIRECTIONS,
     REVERSE,
@@ -77,7 +77,7 @@ def test_window_average_is_the_mean_of_window_embeddings(loaded, tiny_shards):
     extractor = FeatureExtractor(method, train_config.data, tokenizer, windows=3)
     features = extractor.extract(str(tiny_shards["youcook2"]), ("video",))
 
-    samples = open_eval_samples(str(tiny_shards["youcook2"]), SkipCounter(), True)
+    samples = open_dataset(str(tiny_shards["youcook2"]), SkipCounter(), True)
     sample = next(samples)  # open while ``samples`` is alive
     starts = window_starts(segment_duration(sample), extractor.cutter.clip_seconds(sample.fps), 3)
     with torch.no_grad():

@@ -9,10 +9,11 @@ import pytest
 import torch
 import yaml
 
-from mmssl.checkpoint import build_method, load_checkpoint
+from mmssl.checkpoint import load_checkpoint
 from mmssl.config import EvalConfig, TrainConfig, load_config
 from mmssl.data.pipeline import TrainingStream
 from mmssl.eval.retrieval import evaluate_youcook2
+from mmssl.methods import build_method
 from mmssl.train import seed_everything, train
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("synthetic_*.yaml"))

@@ -1,0 +1,113 @@
+"""Reading prepared shards (the format of :mod:`mmssl.shard_format`): the one home of
+listing a dataset's shards, opening its samples, reading its JSON members and counting
+what cannot be read.
+
+Every reader of shards — the training stream, evaluation, embedding export, the
+vocabulary — goes through here, so a bad sample is treated the same way everywhere: it
+is skipped and counted by reason (:class:`SkipCounter`), the stream goes on, and the
+first sample of each reason is named in a warning. ``SkipCounter(strict=True)`` turns
+the first bad sample into an error instead.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import warnings
+from collections.abc import Iterable, Iterator
+
+import webdataset as wds
+
+from mmssl.data.clips import OpenSample
+from mmssl.media import ClipReader, MediaError
+from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta, read_manifest
+
+
+class SkipCounter:
+    """Counts samples skipped for bad data, by reason, and warns once per reason.
+
+    ``strict``: raise a ``ValueError`` naming the sample instead of skipping it (for
+    passes over data another pass has already read, where a bad sample is a bug).
+    """
+
+    def __init__(self, strict: bool = False):
+        self.counts: dict[str, int] = {}
+        self.strict = strict
+
+    def __call__(self, reason: str, detail: str) -> None:
+        if self.strict:
+            raise ValueError(f"unreadable sample ({reason}): {detail}")
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        if self.counts[reason] == 1:
+            warnings.warn(f"skipping bad sample ({reason}): {detail}", stacklevel=2)
+
+    def handler(self, error: Exception) -> bool:
+        """webdataset error handler: count and continue (re-raise when strict)."""
+        if self.strict:
+            raise error
+        self(type(error).__name__, str(error))
+        return True
+
+
+def shard_paths(directory: str) -> list[str]:
+    """Paths of the shards of a prepared dataset that hold samples, in manifest order."""
+    return [shard["path"] for shard in read_manifest(directory)["shards"] if shard["samples"]]
+
+
+def raw_samples(urls: Iterable[str], skip: SkipCounter) -> Iterator[dict]:
+    """Tar members grouped into samples (``{"__key__", "__url__", "json", "mp4", ...}``);
+    a shard that cannot be read is counted and the next one is read."""
+    return wds.tarfile_to_samples(handler=skip.handler)({"url": url} for url in urls)
+
+
+def sample_where(sample: dict) -> str:
+    """``<shard>: <key>``, how errors and skips name a sample."""
+    return f"{sample.get('__url__', '?')}: {sample.get('__key__', '?')}"
+
+
+def open_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = True
+                 ) -> Iterator[OpenSample]:
+    """Raw samples → open samples (each closed again once the consumer moves on).
+
+    A sample that cannot be read — bad JSON, an mp4 that does not open, no video stream
+    when ``need_video`` — is skipped and counted by reason, and the stream goes on.
+    Audio-only samples pass when ``need_video`` is false.
+    """
+    for sample in samples:
+        where = sample_where(sample)
+        try:
+            meta = decode_meta(sample[META_KEY])
+            reader = ClipReader(sample[MEDIA_KEY])
+        except (KeyError, ValueError, MediaError) as error:
+            skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
+            continue
+        if need_video and (reader.video is None or not meta.get("num_frames")):
+            reader.container.close()
+            skip("no_video_stream", where)
+            continue
+        with reader:
+            yield OpenSample(reader, meta, where)
+
+
+def open_dataset(directory: str, skip: SkipCounter, need_video: bool = True
+                 ) -> Iterator[OpenSample]:
+    """Every readable sample of a prepared dataset, in shard order, opened."""
+    return open_samples(raw_samples(shard_paths(directory), skip), skip, need_video)
+
+
+def read_metas(directory: str, skip: SkipCounter | None = None) -> Iterator[dict]:
+    """The JSON member of every sample of a prepared dataset, in order, without reading
+    any media. A shard that cannot be read, or a JSON member that does not decode, is
+    counted in ``skip`` (default: a fresh counter) and reading goes on."""
+    skip = skip if skip is not None else SkipCounter()
+    for path in shard_paths(directory):
+        try:
+            with tarfile.open(path) as tar:
+                for member in tar:
+                    if member.name.endswith("." + META_KEY):
+                        where = f"{path}: {member.name}"
+                        try:
+                            yield decode_meta(tar.extractfile(member).read())
+                        except ValueError as error:
+                            skip(type(error).__name__, f"{where}: {error}")
+        except (OSError, tarfile.TarError) as error:
+            skip(type(error).__name__, f"{path}: {error}")
