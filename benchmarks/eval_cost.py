@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from data_prep import audioset, coin, howto100m, youcook2
 from mmssl.config import DemoConfig, load_config
 from mmssl.eval.evaluate import classify_checkpoint
 from mmssl.eval.report import write_report
 from mmssl.eval.retrieval import evaluate_youcook2
+from mmssl.prep import audioset, coin, howto100m, youcook2
 from mmssl.synth import generate_world
 from mmssl.train import train
 

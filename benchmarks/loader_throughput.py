@@ -4,7 +4,7 @@
         [--videos 24] [--clips 384]
 
 Shards come from a small synthetic HowTo100M world (128×96, 16 fps sources) converted by
-``data_prep.howto100m.prepare`` twice: at the default short side 48 and at 112. Configs:
+``mmssl.prep.howto100m.prepare`` twice: at the default short side 48 and at 112. Configs:
 
 - ``demo``: 8 frames from the 48-pixel shards (``DataConfig`` defaults);
 - ``16x112``: 16 frames from the 112-pixel shards (150×112 frames: the loader does not crop
@@ -39,11 +39,11 @@ from pathlib import Path
 import av
 import torch
 
-from data_prep.howto100m import prepare
 from mmssl.config import DataConfig, PrepConfig, SynthConfig
 from mmssl.data.pipeline import TrainingStream
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
+from mmssl.prep.howto100m import prepare
 from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta
 from mmssl.synth.generate import generate_world
 

@@ -22,8 +22,8 @@ from pathlib import Path
 REAL = "/work/shared/media/real_h264_aac_1080p.mp4"
 CHILD = """
 import json, resource, sys
-from data_prep.convert import convert_video
-from data_prep.tasks import SegmentSpec, VideoTask
+from mmssl.prep.convert import convert_video
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
 from mmssl.media import probe, scaled_size
 path, segment, short_side = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])

@@ -8,7 +8,7 @@ Paths, each timed on one process, one video at a time:
 - ``floor pyav``: decode every video frame of the source once with PyAV, no conversion
   (the decoder's default threading, as the converter uses it);
 - ``floor pyav-threads``: the same with FFmpeg frame threading on (``thread_type=AUTO``);
-- ``convert pyav``: ``data_prep.convert.convert_video`` (decode, pick frames at ``fps``,
+- ``convert pyav``: ``mmssl.prep.convert.convert_video`` (decode, pick frames at ``fps``,
   resize, audio to 16 kHz, re-encode H.264 + AAC, pack the sample);
 - ``convert decord``: the same function with ``PrepConfig.video_backend="decord"`` (video
   frames from decord, audio still PyAV's ``cut_audio_segments``).
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import av
 
-from data_prep import convert
-from data_prep.howto100m import build_tasks, read_captions
-from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig, SynthConfig
 from mmssl.media import probe
+from mmssl.prep import convert
+from mmssl.prep.howto100m import build_tasks, read_captions
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 from mmssl.synth.generate import generate_world
 
 REAL = "/work/shared/media/real_h264_aac_1080p.mp4"

@@ -7,7 +7,7 @@ The job (issue 3, PEERS.md): four copies of the real 122-s 1080p H.264 + AAC cli
 10-s clips from each (starts 10, 40, 70, 100 s), exact cuts, short side 256, 8 fps, two
 worker processes. Rows:
 
-- ``mmssl``: ``data_prep.runner.run_prep`` over four ``VideoTask`` s (one shard per copy,
+- ``mmssl``: ``mmssl.prep.runner.run_prep`` over four ``VideoTask`` s (one shard per copy,
   ``PrepConfig(fps=8, short_side=S, workers=2, samples_per_shard=4)``): decode, pick frames
   at 8 fps, resize, audio to 16 kHz, re-encode H.264 + AAC, write tar shards;
 - ``floor pyav``: decode every video frame of the four copies once with PyAV, nothing
@@ -41,10 +41,10 @@ from pathlib import Path
 
 import av
 
-from data_prep.runner import run_prep
-from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
 from mmssl.media import probe
+from mmssl.prep.runner import run_prep
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 
 REAL = "/work/shared/media/real_h264_aac_1080p.mp4"
 COPIES = 4

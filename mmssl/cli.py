@@ -2,7 +2,7 @@
 
     mmssl demo [--out DIR] [--config configs/demo.yaml] [--train.optim.max_steps=N ...]
     mmssl synth --out DIR [--synth.howto_videos=N ...]
-    mmssl prep howto100m|youcook2|coin|audioset ARGS...   (python -m data_prep.<dataset>)
+    mmssl prep howto100m|youcook2|coin|audioset ARGS...   (python -m mmssl.prep.<dataset>)
     mmssl prep --summary SHARDS [SHARDS ...]
     mmssl train --config configs/X.yaml [--a.b=c ...]
     mmssl eval youcook2 --checkpoint RUN/checkpoint --shards SHARDS [--windows 10]
@@ -66,17 +66,17 @@ def _synth(argv: list[str]) -> None:
 
 def _prep(argv: list[str]) -> None:
     if argv and argv[0] == "--summary":
-        from data_prep.summary import summarize
+        from mmssl.prep.summary import summarize
 
         for directory in argv[1:]:
             print(summarize(directory))
         return
     if not argv or argv[0] not in PREP_DATASETS:
         raise SystemExit(f"usage: mmssl prep {{{','.join(PREP_DATASETS)}}} ARGS... "
-                         "(see python -m data_prep.<dataset> --help)")
+                         "(see python -m mmssl.prep.<dataset> --help)")
     import importlib
 
-    importlib.import_module(f"data_prep.{argv[0]}").main(argv[1:])
+    importlib.import_module(f"mmssl.prep.{argv[0]}").main(argv[1:])
 
 
 def _train(argv: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""The shard format: the one contract between ``data_prep`` (writer) and ``mmssl.data``
+"""The shard format: the one contract between ``mmssl.prep`` (writer) and ``mmssl.data``
 (reader). This docstring is its only specification.
 
 A prepared dataset is a directory::

@@ -1,13 +1,13 @@
 """Session fixtures: one tiny synthetic world and its prepared shards, shared by the data,
-data_prep, training and evaluation tests (generating them costs a few seconds); COIN- and
+prep, training and evaluation tests (generating them costs a few seconds); COIN- and
 AudioSet-format shards and a briefly trained checkpoint for the evaluation tests."""
 
 from pathlib import Path
 
 import pytest
 
-from data_prep import audioset, coin, howto100m, youcook2
 from mmssl.config import PrepConfig, SynthConfig, TrainConfig, load_config
+from mmssl.prep import audioset, coin, howto100m, youcook2
 
 TINY_WORLD = SynthConfig(
     seed=3, howto_videos=6, youcook_val_videos=3, youcook_train_videos=1,

@@ -61,8 +61,8 @@ COLUMNS = ("text->video", "text->audio", "text->video+audio")
 
 def build_world(out: Path) -> tuple[Path, Path]:
     """Synthesise the world and prepare its HowTo100M and YouCook2 shards (once)."""
-    from data_prep import howto100m, youcook2
     from mmssl.config import DemoConfig, load_config
+    from mmssl.prep import howto100m, youcook2
     from mmssl.synth import generate_world
 
     config = load_config(DemoConfig, None, WORLD)

@@ -1,6 +1,6 @@
 """Writing real media files with PyAV: H.264 video plus AAC audio in an MP4 container.
 
-Used by the synthetic world (to write "downloaded" videos) and by ``data_prep`` (to write
+Used by the synthetic world (to write "downloaded" videos) and by ``mmssl.prep`` (to write
 re-encoded clips into shards). Frames are ``uint8`` arrays ``(T, H, W, 3)`` in RGB; audio is
 ``float32`` ``(C, N)`` in [-1, 1] at ``sample_rate``.
 """

@@ -16,7 +16,7 @@ MediaSource = str | Path | bytes | BinaryIO
 class MediaError(Exception):
     """A media file that cannot be used, with a short machine-readable ``reason``.
 
-    Reasons are counted by ``data_prep`` (``unreadable``, ``no_video_stream``,
+    Reasons are counted by ``mmssl.prep`` (``unreadable``, ``no_video_stream``,
     ``decode_error``, ``segment_out_of_range``, ...), so keep them few and stable.
     """
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from data_prep.runner import build_manifest
-from data_prep.shard_writer import ShardWriter
 from mmssl.config import DataConfig, PrepConfig
 from mmssl.data.pipeline import TrainingStream, reader_shards
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.media import VideoEncoding, mp4_bytes
+from mmssl.prep.runner import build_manifest
+from mmssl.prep.shard_writer import ShardWriter
 from mmssl.shard_format import MANIFEST_NAME, encode_meta, shard_name
 
 TOKENIZER = WordTokenizer.train(["big red square moves left with a buzz", "ok lets go"])

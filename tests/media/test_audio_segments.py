@@ -4,11 +4,11 @@ datasets that expect them."""
 import numpy as np
 import pytest
 
-from data_prep.convert import convert_video
-from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
 from mmssl.media import MediaError, VideoEncoding, decode_audio, probe, write_mp4
 from mmssl.media.decode import cut_audio_segments
+from mmssl.prep.convert import convert_video
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 from mmssl.shard_format import decode_meta
 
 RATE = 22050

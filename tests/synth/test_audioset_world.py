@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from data_prep.audioset_files import read_class_labels, read_ontology, read_segments
 from mmssl.media import decode_audio, probe
+from mmssl.prep.audioset_files import read_class_labels, read_ontology, read_segments
 from mmssl.synth.audioset import CLASSES, MIDS, write_audioset
 
 CLIPS = 9

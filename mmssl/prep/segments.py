@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_prep.annotations import AnnotationError, collect
-from data_prep.tasks import SegmentSpec, VideoTask
+from mmssl.prep.annotations import AnnotationError, collect
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 
 
 @dataclass(frozen=True)

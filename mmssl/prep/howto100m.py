@@ -6,7 +6,7 @@ by video id holding parallel ``start``/``end``/``text`` lists) and, optionally,
 ``max_sample_seconds`` holding the narrations that start inside them; the loader later
 picks an anchor narration and its neighbours inside a sample (MIL-NCE).
 
-    python -m data_prep.howto100m --captions caption.json --videos VIDEO_DIR --out SHARDS
+    python -m mmssl.prep.howto100m --captions caption.json --videos VIDEO_DIR --out SHARDS
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import json
 import math
 from pathlib import Path
 
-from data_prep.annotations import AnnotationError, collect
-from data_prep.arguments import add_prep_arguments, prep_config, run_options
-from data_prep.executors import RunOptions
-from data_prep.find_videos import locate_videos
-from data_prep.runner import run_prep
-from data_prep.summary import describe
-from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
+from mmssl.prep.annotations import AnnotationError, collect
+from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.executors import RunOptions
+from mmssl.prep.find_videos import locate_videos
+from mmssl.prep.runner import run_prep
+from mmssl.prep.summary import describe
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 
 DATASET = "howto100m"
 
@@ -127,7 +127,7 @@ def prepare(captions: str | Path, videos: str | Path, out: str | Path, config: P
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.howto100m", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mmssl.prep.howto100m", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--captions", required=True,
                         help="caption.json, raw_caption.json, or a folder of <id>.csv files")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from data_prep.executors import EXECUTORS, RunOptions
 from mmssl.config import PrepConfig
 from mmssl.media.backends import list_backends
+from mmssl.prep.executors import EXECUTORS, RunOptions
 
 
 def add_prep_arguments(parser: argparse.ArgumentParser, sources: str = "--videos",
@@ -27,7 +27,7 @@ def add_prep_arguments(parser: argparse.ArgumentParser, sources: str = "--videos
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where the shards are converted (see :mod:`data_prep.executors`)."""
+    """Where the shards are converted (see :mod:`mmssl.prep.executors`)."""
     group = parser.add_argument_group("execution")
     group.add_argument("--executor", choices=EXECUTORS, default="process",
                        help="process: local process pool (--workers); ray: Ray tasks "

@@ -7,7 +7,7 @@ Reads ``COIN.json`` as published (``{"database": {id: {"duration", "class", "vid
 ``{"subset", "task_id", "task", "step_id"}``. Videos are found by id in any tree (or an
 id,path CSV).
 
-    python -m data_prep.coin --annotations COIN.json --videos VIDEO_ROOT --out SHARDS \
+    python -m mmssl.prep.coin --annotations COIN.json --videos VIDEO_ROOT --out SHARDS \
         [--subset testing]
 """
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_prep.executors import RunOptions
-from data_prep.segments import StepFormat, read_step_annotations
-from data_prep.step_datasets import prepare_steps, step_main
 from mmssl.config import PrepConfig
+from mmssl.prep.executors import RunOptions
+from mmssl.prep.segments import StepFormat, read_step_annotations
+from mmssl.prep.step_datasets import prepare_steps, step_main
 
 DATASET = "coin"
 SUBSETS = ("training", "testing")

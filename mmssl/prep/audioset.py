@@ -11,7 +11,7 @@ does) — not [start_seconds, end_seconds], which are times in the original YouT
 and are kept in ``labels["segment"]``. Labels: ``{"subset", "mids", "indices" (the
 positive classes' indices, sorted), "segment"}``; ``texts`` is empty.
 
-    python -m data_prep.audioset --segments balanced_train_segments.csv \
+    python -m mmssl.prep.audioset --segments balanced_train_segments.csv \
         --labels class_labels_indices.csv --clips DIR --out SHARDS [--segments eval_segments.csv]
 """
 
@@ -20,15 +20,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from data_prep.annotations import AnnotationError, collect
-from data_prep.arguments import add_prep_arguments, prep_config, run_options
-from data_prep.audioset_files import AudioSetSegment, read_class_labels, read_segments
-from data_prep.clip_files import find_clip, scan_clips
-from data_prep.executors import RunOptions
-from data_prep.runner import run_prep
-from data_prep.summary import describe
-from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
+from mmssl.prep.annotations import AnnotationError, collect
+from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.audioset_files import AudioSetSegment, read_class_labels, read_segments
+from mmssl.prep.clip_files import find_clip, scan_clips
+from mmssl.prep.executors import RunOptions
+from mmssl.prep.runner import run_prep
+from mmssl.prep.summary import describe
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 
 DATASET = "audioset"
 
@@ -76,7 +76,7 @@ def prepare(segment_files, labels: str | Path, clips: str | Path, out: str | Pat
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.audioset", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mmssl.prep.audioset", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--segments", action="append", required=True,
                         help="a *_segments.csv (repeatable)")

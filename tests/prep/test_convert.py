@@ -7,10 +7,10 @@ import tarfile
 
 import pytest
 
-from data_prep import howto100m, youcook2
-from data_prep.annotations import AnnotationError
 from mmssl.config import PrepConfig
 from mmssl.media import probe
+from mmssl.prep import howto100m, youcook2
+from mmssl.prep.annotations import AnnotationError
 from mmssl.shard_format import decode_meta, read_manifest, stats_path
 
 PREP = PrepConfig(samples_per_shard=3, workers=1)
@@ -137,7 +137,7 @@ def test_absurd_sizes_and_lengths_are_refused_before_decoding(tiny_world, tmp_pa
 
 
 def test_summary_reports_counts_failures_and_damage(tiny_world, tmp_path):
-    from data_prep.summary import summarize
+    from mmssl.prep.summary import summarize
 
     annotations = tiny_world / "youcook2" / "youcookii_annotations_trainval.json"
     manifest = youcook2.prepare(annotations, tiny_world / "youcook2" / "videos", tmp_path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data_prep.convert import Failure
+from mmssl.prep.convert import Failure
 
 
 class AnnotationError(ValueError):

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_prep.annotations import AnnotationError, collect
+from mmssl.prep.annotations import AnnotationError, collect
 
 LABELS_HEADER = ["index", "mid", "display_name"]
 ONTOLOGY_KEYS = {"id", "name", "child_ids"}

@@ -7,12 +7,12 @@ import tarfile
 import numpy as np
 import pytest
 
-from data_prep import audioset
-from data_prep.annotations import AnnotationError
-from data_prep.clip_files import parse_clip_stem
 from mmssl.config import PrepConfig
 from mmssl.data.shards import SkipCounter, open_samples, raw_samples
 from mmssl.media import decode_audio, probe
+from mmssl.prep import audioset
+from mmssl.prep.annotations import AnnotationError
+from mmssl.prep.clip_files import parse_clip_stem
 from mmssl.shard_format import decode_meta, read_manifest
 from mmssl.synth.audioset import CLASSES, MIDS, write_audioset
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data_prep import coin
-from data_prep.annotations import AnnotationError
 from mmssl.config import PrepConfig
+from mmssl.prep import coin
+from mmssl.prep.annotations import AnnotationError
 from mmssl.shard_format import decode_meta, read_manifest
 from mmssl.synth.coin import write_coin
 from mmssl.synth.videos import MediaSettings

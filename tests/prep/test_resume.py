@@ -9,8 +9,8 @@ import time
 
 from conftest import shard_bytes
 
-from data_prep import youcook2
 from mmssl.config import PrepConfig
+from mmssl.prep import youcook2
 from mmssl.shard_format import is_complete, stats_path
 
 PREP = PrepConfig(samples_per_shard=2, workers=1)
@@ -24,7 +24,7 @@ def test_sigkill_mid_run_then_rerun_equals_clean_run(tiny_world, tmp_path):
     assert len(clean["shards"]) >= 3
 
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "data_prep.youcook2", "--annotations", str(annotations),
+    command = [sys.executable, "-m", "mmssl.prep.youcook2", "--annotations", str(annotations),
                "--videos", str(videos), "--out", str(out), "--subset", "validation",
                "--samples-per-shard", "2", "--workers", "1"]
     child = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": os.getcwd()},

@@ -7,10 +7,10 @@ import argparse
 import pytest
 from conftest import differing_members, shard_bytes
 
-from data_prep import executors, youcook2
-from data_prep.arguments import add_prep_arguments, prep_config, run_options
-from data_prep.executors import RunOptions
 from mmssl.config import PrepConfig
+from mmssl.prep import executors, youcook2
+from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.executors import RunOptions
 from mmssl.shard_format import MANIFEST_NAME, read_manifest
 
 

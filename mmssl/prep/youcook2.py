@@ -5,7 +5,7 @@ Reads ``youcookii_annotations_trainval.json`` (``{"database": {id: {"duration", 
 are usually stored as ``<root>/<subset>/<recipe_type>/<id>.{mp4,mkv,webm}``; any tree (or
 an id,path CSV) works, since files are found by id.
 
-    python -m data_prep.youcook2 --annotations youcookii_annotations_trainval.json \
+    python -m mmssl.prep.youcook2 --annotations youcookii_annotations_trainval.json \
         --videos VIDEO_ROOT --out SHARDS [--subset validation]
 """
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_prep.executors import RunOptions
-from data_prep.segments import StepFormat, read_step_annotations
-from data_prep.step_datasets import prepare_steps, step_main
 from mmssl.config import PrepConfig
+from mmssl.prep.executors import RunOptions
+from mmssl.prep.segments import StepFormat, read_step_annotations
+from mmssl.prep.step_datasets import prepare_steps, step_main
 
 DATASET = "youcook2"
 SUBSETS = ("training", "validation")

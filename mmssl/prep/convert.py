@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_prep.tasks import SegmentSpec, VideoTask
 from mmssl.config import PrepConfig
 from mmssl.media import (
     AUDIO_RATE,
@@ -24,6 +23,7 @@ from mmssl.media import (
 )
 from mmssl.media.backends import decode_segments
 from mmssl.media.decode import Clip, cut_audio_segments, iter_segments
+from mmssl.prep.tasks import SegmentSpec, VideoTask
 from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
 
 # Datasets whose sources are often audio-only downloads (AudioSet's .wav/.flac). Listed

@@ -1,5 +1,5 @@
 """Running a conversion: videos assigned to shards deterministically, shards converted by
-an executor (a local process pool or Ray, see :mod:`data_prep.executors`), optionally only
+an executor (a local process pool or Ray, see :mod:`mmssl.prep.executors`), optionally only
 this node's share of them, complete shards skipped on a re-run, a manifest written by the
 run that sees every shard complete."""
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data_prep.convert import Failure, convert_video
-from data_prep.executors import RunOptions, run_calls
-from data_prep.shard_writer import ShardWriter, write_json_atomic
-from data_prep.tasks import VideoTask
 from mmssl.config import PrepConfig
+from mmssl.prep.convert import Failure, convert_video
+from mmssl.prep.executors import RunOptions, run_calls
+from mmssl.prep.shard_writer import ShardWriter, write_json_atomic
+from mmssl.prep.tasks import VideoTask
 from mmssl.shard_format import (
     MANIFEST_NAME,
     META_KEY,

@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-from data_prep.shard_writer import ShardWriter
+from mmssl.prep.shard_writer import ShardWriter
 from mmssl.shard_format import is_complete, stats_path
 
 SLOW_WRITER = textwrap.dedent("""
     import sys, time
-    from data_prep.shard_writer import ShardWriter
+    from mmssl.prep.shard_writer import ShardWriter
     with ShardWriter(sys.argv[1]) as writer:
         for index in range(1000):
             writer.write({"__key__": f"k{index:04d}", "bin": b"x" * 100_000})

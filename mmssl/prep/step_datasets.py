@@ -1,18 +1,18 @@
 """The conversion and command line shared by step-annotated datasets (YouCook2, COIN):
-the same steps, only the :class:`~data_prep.segments.StepFormat` differs."""
+the same steps, only the :class:`~mmssl.prep.segments.StepFormat` differs."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from data_prep.arguments import add_prep_arguments, prep_config, run_options
-from data_prep.executors import RunOptions
-from data_prep.find_videos import locate_videos
-from data_prep.runner import run_prep
-from data_prep.segments import StepFormat, build_tasks, read_step_annotations
-from data_prep.summary import describe
 from mmssl.config import PrepConfig
+from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.executors import RunOptions
+from mmssl.prep.find_videos import locate_videos
+from mmssl.prep.runner import run_prep
+from mmssl.prep.segments import StepFormat, build_tasks, read_step_annotations
+from mmssl.prep.summary import describe
 
 
 def prepare_steps(dataset: str, fmt: StepFormat, annotations: str | Path, videos: str | Path,
@@ -29,8 +29,8 @@ def prepare_steps(dataset: str, fmt: StepFormat, annotations: str | Path, videos
 
 def step_main(dataset: str, fmt: StepFormat, subsets: tuple[str, ...], doc: str,
               argv: list[str] | None, annotations_help: str) -> dict:
-    """``python -m data_prep.<dataset> --annotations FILE --videos DIR --out DIR``."""
-    parser = argparse.ArgumentParser(prog=f"python -m data_prep.{dataset}", description=doc,
+    """``python -m mmssl.prep.<dataset> --annotations FILE --videos DIR --out DIR``."""
+    parser = argparse.ArgumentParser(prog=f"python -m mmssl.prep.{dataset}", description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--annotations", required=True, help=annotations_help)
     parser.add_argument("--subset", choices=subsets, action="append",
