@@ -14,10 +14,10 @@ from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
 from mmssl.losses import BYOLLoss, NTXentLoss
-from mmssl.losses.momentum import momentum_copy, momentum_update
-from mmssl.losses.weighted import resolve_weights, weighted_total
 from mmssl.methods.base import Method
+from mmssl.methods.momentum import momentum_copy, momentum_update
 from mmssl.methods.registry import METHODS
+from mmssl.methods.terms import resolve_weights, weighted_total
 from mmssl.methods.towers import build_towers
 from mmssl.models.heads import projection_head
 

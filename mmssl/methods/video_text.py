@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
 from mmssl.losses import MILNCELoss, NCELoss
-from mmssl.losses.weighted import resolve_weights, weighted_total
 from mmssl.methods.base import SpaceMethod
 from mmssl.methods.registry import METHODS
+from mmssl.methods.terms import resolve_weights, weighted_total
 from mmssl.methods.towers import build_spaces, build_towers
 
 
