@@ -87,7 +87,9 @@ class DataConfig:
 class ModelConfig:
     """Encoders by registered name (``mmssl.models``: ``VIDEO_ENCODERS.list()`` etc.), and
     the embedding spaces (``space``: shared | disjoint | fac, see ``mmssl/models/spaces.py``)
-    with their heads (``head``: linear | mlp).
+    with their heads (``head``: linear | mlp). Empty means the method's own: ``space`` fac
+    for MMV and shared for AVLnet, MIL-NCE and CLIP (which offer no other); ``head``
+    linear, an MLP for the SimCLR/BYOL projector.
 
     ``*_width`` size the tiny encoders (the real-size ones have fixed widths).
     ``*_weights``: a local file to start each encoder from (torchvision ``.pth``,
@@ -109,8 +111,8 @@ class ModelConfig:
     text_width: int = 256
     va_dim: int = 128
     vat_dim: int = 128
-    space: str = "fac"
-    head: str = "linear"
+    space: str = ""
+    head: str = ""
     video_weights: str = ""
     audio_weights: str = ""
     text_weights: str = ""
@@ -130,9 +132,12 @@ class LossConfig:
     logged as ``loss_<name>``); an unknown name is an error. MMV's terms are ``va``
     (NCE(v, a) in S_va), ``vt`` (MIL-NCE(v, t)) and ``at`` (MIL-NCE(a, t), audio reaching
     text through g_va->vat; weight 0 by default, the paper's objective).
-    ``normalize``/``temperature``: cosine similarity / τ, or raw dot products.
+    ``normalize``/``temperature``: every term scores cosine similarity / τ, or raw dot
+    products (then τ is unused); see ``mmssl/methods/scoring.py``.
     ``learn_temperature``: CLIP's learnable exp(logit_scale), clamped at 100.
     ``momentum``: EMA rate of momentum encoders (BYOL). ``margin``: AVLnet's MMS δ.
+    A field the method does not use (``margin`` outside AVLnet, ``normalize=false`` for
+    SimCLR/BYOL, ...) is an error unless left at its default.
     """
 
     weights: dict[str, float] = field(default_factory=dict)

@@ -1,8 +1,10 @@
-"""Process-group helpers: world size, rank and an autograd-aware gather.
+"""Process-group helpers: world size, rank, an autograd-aware gather and a gather of
+constants.
 
-This is a leaf module (it imports only torch). Losses that want negatives from other
-processes get them through :func:`gather_with_grad`, never through a raw
-``dist.all_gather`` (which cuts the graph).
+This is a leaf module (it imports only torch) and the one place that calls
+``torch.distributed`` collectives. Losses that want negatives from other processes get
+them through :func:`gather_with_grad`; tensors that carry no gradient (a feature queue's
+momentum keys) through :func:`gather_constants`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,24 @@ def gather_with_grad(x: Tensor, group: dist.ProcessGroup | None = None) -> Tenso
     from torch.distributed.nn.functional import all_gather
 
     parts = all_gather(x) if group is None else all_gather(x, group=group)
+    return torch.cat(parts, dim=0)
+
+
+@torch.no_grad()
+def gather_constants(x: Tensor) -> Tensor:
+    """Concatenate ``x`` from every process along dim 0, in rank order, *without* autograd.
+
+    For constants of a loss only: keys of a momentum encoder (computed under no_grad,
+    stop-gradient in MoCo and ALBEF) have no gradient to send back to the process that
+    produced them, so a plain ``all_gather`` is right. Embeddings that serve as negatives
+    with a gradient go through :func:`gather_with_grad` instead.
+
+    Shapes: x (B, ...), the same on every process → (W·B, ...); ``x`` itself when W == 1.
+    """
+    if not _initialised() or dist.get_world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
     return torch.cat(parts, dim=0)
 
 

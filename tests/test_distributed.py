@@ -1,4 +1,5 @@
-"""gather_with_grad with 2 real processes (gloo, CPU) against the single-process result."""
+"""gather_with_grad (and gather_constants) with 2 real processes (gloo, CPU) against the
+single-process result."""
 
 import pytest
 import torch
@@ -35,7 +36,9 @@ def _body(rank):
     y_all = distributed.gather_with_grad(y_local)
     loss = loss_fn()(x_all, y_all)
     loss.backward()
+    constants = distributed.gather_constants(y_local)
     return {"world_size": distributed.world_size(), "rank": distributed.rank(),
+            "constants": constants, "constants_detached": constants.grad_fn is None,
             "y_all": y_all.detach(), "loss": loss.detach(), "x_grad": x_local.grad,
             "y_grad": y_local.grad, "w_grad": proj.weight.grad}
 
@@ -46,6 +49,7 @@ def test_single_process_fallbacks():
     assert distributed.rank() == 0
     x = torch.randn(3, 4)
     assert distributed.gather_with_grad(x) is x
+    assert distributed.gather_constants(x) is x
 
 
 def test_two_processes_match_single_process(run_gloo):
@@ -60,6 +64,7 @@ def test_two_processes_match_single_process(run_gloo):
     for r, res in enumerate(results):
         assert res["world_size"] == WORLD and res["rank"] == r
         torch.testing.assert_close(res["y_all"], y.detach(), rtol=0, atol=0)  # rank order
+        assert torch.equal(res["constants"], y) and res["constants_detached"]
         # Forward: every process computes the full global loss.
         torch.testing.assert_close(res["loss"], ref_loss.detach(), rtol=1e-12, atol=1e-12)
 

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmssl.losses.checks import check_pair, connected_zero
-from mmssl.losses.queue import check_queue
+from mmssl.losses.checks import check_pair, check_queue, connected_zero
 
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.001, 0.5
 
@@ -52,7 +51,7 @@ class ALBEFContrastiveLoss(nn.Module):
     The loss does not normalise its inputs (the reference normalises in the projection
     heads) and never mutates the queues: the Method enqueues x_m, y_m in ``after_step``.
     No cross-process gather: as in the reference, negatives are the local batch and the
-    queues (shared across processes by :class:`mmssl.losses.queue.FeatureQueue`).
+    queues (shared across processes by :class:`mmssl.methods.queue.FeatureQueue`).
 
     Args:
         temperature: fixed τ > 0, used when ``forward`` gets no ``temperature`` tensor.

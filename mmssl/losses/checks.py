@@ -13,6 +13,13 @@ def check_pair(loss: str, x: Tensor, y: Tensor, names: str = "x, y", shape: str 
                          f"{tuple(x.shape)} and {tuple(y.shape)}")
 
 
+def check_queue(loss: str, queue: Tensor, dim: int, name: str = "queue") -> None:
+    """Raise a ValueError naming ``loss`` unless ``queue`` is (K, dim), K >= 0."""
+    if queue.ndim != 2 or queue.shape[1] != dim:
+        raise ValueError(f"{loss}: expected {name} of shape (K, {dim}), got "
+                         f"{tuple(queue.shape)}")
+
+
 def row_mask(loss: str, mask: Tensor | None, rows: int) -> Tensor | None:
     """``mask`` as bool after checking it is (rows,); None stays None."""
     if mask is None:

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmssl.losses.checks import check_pair, connected_zero
-from mmssl.losses.queue import check_queue
+from mmssl.losses.checks import check_pair, check_queue, connected_zero
 
 
 class MoCoLoss(nn.Module):
@@ -35,8 +34,8 @@ class MoCoLoss(nn.Module):
     the loss does not normalise them, so the same normalised keys can go into the queue.
 
     Keys and queue are constants: both are detached here (stop-gradient; the key encoder
-    moves only by :func:`mmssl.losses.momentum.momentum_update`). The loss never mutates
-    the queue: the Method calls ``queue.enqueue(k)`` (:class:`mmssl.losses.queue.FeatureQueue`)
+    moves only by :func:`mmssl.methods.momentum.momentum_update`). The loss never mutates
+    the queue: the Method calls ``queue.enqueue(k)`` (:class:`mmssl.methods.queue.FeatureQueue`)
     in ``after_step``, so the current keys join the queue only after serving as positives,
     the order of the reference's ``_dequeue_and_enqueue`` at the end of ``forward``.
 

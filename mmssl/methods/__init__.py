@@ -7,6 +7,11 @@ vocab_size=...)``; each has ``training_step(batch) -> {"loss", "loss_<term>", ..
 is ``loss(features(batch))``: ``features`` gives this process's embeddings and masks
 (per-sample tensors, plus 0-dim shared parameters) and ``loss`` gathers them from every
 process; gradient accumulation caches ``features`` and recomputes them per micro-batch.
+
+The parts methods are made of: towers and embedding spaces (``towers.py``), one scoring
+policy (``scoring.py``: normalisation and temperature), weighted terms (``terms.py``),
+momentum (EMA) encoders (``momentum.py``), a feature queue (``queue.py``), and the check
+that a config sets no field its method ignores (``fields.py``).
 """
 
 from mmssl.methods.avlnet import AVLnet

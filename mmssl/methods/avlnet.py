@@ -4,9 +4,10 @@ trained with the Masked Margin Softmax loss on three pairs::
 
     L = w_vt · MMS(z_v, z_t) + w_at · MMS(z_a, z_t) + w_vat · MMS(z_v + z_a, z_t)
 
-with the clip's anchor narration as its text. AVLnet scores raw dot products; with
-``loss.normalize`` we score cosine / τ instead (the MMS loss has no temperature of its
-own). Clips without audio are left out of the audio terms.
+with the clip's anchor narration as its text. The reference scores raw dot products
+(``loss.normalize=false``); by default we score cosine / τ
+(:class:`~mmssl.methods.scoring.Scoring`; the MMS loss has no temperature of its own, so
+the text side is multiplied by 1/τ). Clips without audio are left out of the audio terms.
 """
 
 from __future__ import annotations
@@ -16,37 +17,48 @@ from torch import Tensor
 from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
 from mmssl.losses import MaskedMarginSoftmaxLoss
-from mmssl.losses.weighted import resolve_weights, weighted_total
-from mmssl.methods.base import SpaceMethod
+from mmssl.methods.base import Method
+from mmssl.methods.fields import reject_unused
 from mmssl.methods.registry import METHODS
-from mmssl.methods.towers import build_spaces, build_towers
+from mmssl.methods.scoring import SCORING_FIELDS, Scoring
+from mmssl.methods.terms import resolve_weights, weighted_total
+from mmssl.methods.towers import (
+    build_spaces,
+    build_towers,
+    chosen_space,
+    space_fields,
+    tower_fields,
+)
 
 
 @METHODS.register("avlnet")
-class AVLnet(SpaceMethod):
+class AVLnet(Method):
     modalities = ("video", "audio", "text")
     default_weights = {"vt": 1.0, "at": 1.0, "vat": 1.0}
 
     def __init__(self, config: TrainConfig, vocab_size: int):
         super().__init__()
+        space = chosen_space(config, "avlnet", ("shared",))
+        reject_unused(config, "avlnet", tower_fields(self.modalities) | space_fields(space)
+                      | SCORING_FIELDS | {"loss.weights", "loss.margin"})
+        self.scoring = Scoring.from_config(config.loss, "avlnet")
         self.towers = build_towers(config, vocab_size, self.modalities)
-        self.spaces = build_spaces(config, self.towers, ("va", "vt", "at"), kind="shared")
+        self.spaces = build_spaces(config, self.towers, ("va", "vt", "at"), space)
         self.weights = resolve_weights(self.default_weights, config.loss.weights, "avlnet")
-        self.normalize = config.loss.normalize
-        self.scale = 1.0 / config.loss.temperature if self.normalize else 1.0
         self.mms = MaskedMarginSoftmaxLoss(margin=config.loss.margin)
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """This process's ``video``, ``audio`` (B, D) and anchor ``text`` (B, D) embeddings
-        in the shared space (text already scaled by 1/τ), and ``audio_mask`` (B,)."""
+        in the shared space, and ``audio_mask`` (B,)."""
         return {"video": self.embed("video", batch["video"])["vt"],
                 "audio": self.embed("audio", batch["audio"])["at"],
-                "text": self.embed("text", batch["text"][:, 0])["vt"] * self.scale,
+                "text": self.embed("text", batch["text"][:, 0])["vt"],
                 "audio_mask": batch["audio_mask"]}
 
     def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
         f = gather_features(features)
-        v, a, t, has_audio = f["video"], f["audio"], f["text"], f["audio_mask"]
+        v, a, has_audio = f["video"], f["audio"], f["audio_mask"]
+        t = f["text"] * self.scoring.scale(f)  # s(x, t) = x·t/τ through MMS's plain dots
         terms = {}
         if self.weights["vt"]:
             terms["vt"] = self.mms(v, t)

@@ -1,6 +1,12 @@
 """What every method shares: ``training_step(batch) = loss(features(batch))``, reached
 through ``forward`` (DDP synchronises gradients only through ``forward``, so gradient
-accumulation's feature pass goes through it too, with ``features_only=True``)."""
+accumulation's feature pass goes through it too, with ``features_only=True``), and
+``embed`` through towers and embedding spaces.
+
+Methods subclass :class:`Method` directly (one level); what several share beyond this
+skeleton is a function or a component (:mod:`~mmssl.methods.towers`,
+:class:`~mmssl.methods.scoring.Scoring`, :mod:`~mmssl.methods.terms`).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,16 @@ from mmssl.methods.towers import embed
 
 
 class Method(nn.Module):
-    """Subclasses define ``features(batch)`` (this process's embeddings and masks) and
-    ``loss(features)`` (gathers them from every process; ``{"loss", "loss_<term>"}``)."""
+    """Subclasses set ``modalities`` and ``self.towers`` (``nn.ModuleDict`` by modality) and
+    define ``features(batch)`` (this process's embeddings and masks) and
+    ``loss(features)`` (gathers them from every process; ``{"loss", "loss_<term>"}``).
+
+    :meth:`embed` goes through ``self.spaces`` (:class:`~mmssl.models.spaces.EmbeddingSpaces`)
+    scored by ``self.scoring``; a method without embedding spaces (SimCLR, BYOL) defines
+    its own.
+    """
+
+    modalities: tuple[str, ...] = ()
 
     def forward(self, batch: dict, features_only: bool = False) -> dict[str, Tensor]:
         """:meth:`training_step`, or :meth:`features` when ``features_only``."""
@@ -20,10 +34,6 @@ class Method(nn.Module):
     def training_step(self, batch: dict) -> dict[str, Tensor]:
         return self.loss(self.features(batch))
 
-
-class SpaceMethod(Method):
-    """A method whose towers meet in embedding spaces (``self.towers``, ``self.spaces``,
-    ``self.normalize``): :meth:`embed` gives ``{pair: (..., dim)}`` for a modality."""
-
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
-        return embed(self.towers, self.spaces, modality, x, self.normalize)
+        """``{pair: (..., dim)}``: ``x`` in every space its modality meets another in."""
+        return embed(self.towers, self.spaces, modality, x, self.scoring)

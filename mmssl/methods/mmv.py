@@ -2,11 +2,13 @@
 
     L = w_va · NCE(z_v, z_a) + w_vt · MIL-NCE(z_v, {z_t}) [+ w_at · MIL-NCE(z_a, {z_t})]
 
-in the spaces of ``model.space``: ``fac`` (video and audio meet in S_va, text meets them
-in S_vat; the paper's best), ``shared`` or ``disjoint`` (its ablations). The bracketed
-audio-text term (term ``at``, weight 0 by default) trains the path MMV uses at test time
-for audio; it is what lets words only the sound reveals reach text. Clips without an audio
-track are left out of the audio terms. Negatives come from the whole global batch through
+in the spaces of ``model.space``: ``fac`` (the default: video and audio meet in S_va,
+text meets them in S_vat; the paper's best), ``shared`` or ``disjoint`` (its ablations).
+Every term scores pairs the same way (:class:`~mmssl.methods.scoring.Scoring`: cosine / τ,
+or raw dot products with ``loss.normalize=false``). The bracketed audio-text term (term
+``at``, weight 0 by default) trains the path MMV uses at test time for audio; it is what
+lets words only the sound reveals reach text. Clips without an audio track are left out of
+the audio terms. Negatives come from the whole global batch through
 :func:`mmssl.distributed.gather_with_grad`.
 """
 
@@ -17,14 +19,24 @@ from torch import Tensor
 from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
 from mmssl.losses import MILNCELoss, NCELoss
-from mmssl.losses.weighted import resolve_weights, weighted_total
-from mmssl.methods.base import SpaceMethod
+from mmssl.methods.base import Method
+from mmssl.methods.fields import reject_unused
 from mmssl.methods.registry import METHODS
-from mmssl.methods.towers import build_spaces, build_towers
+from mmssl.methods.scoring import SCORING_FIELDS, Scoring
+from mmssl.methods.terms import resolve_weights, weighted_total
+from mmssl.methods.towers import (
+    build_spaces,
+    build_towers,
+    chosen_space,
+    space_fields,
+    tower_fields,
+)
+
+SPACES = ("fac", "shared", "disjoint")  # the first is MMV's own
 
 
 @METHODS.register("mmv")
-class MMV(SpaceMethod):
+class MMV(Method):
     """Video, audio and text towers; ``training_step(batch) -> {"loss", "loss_va", ...}``."""
 
     modalities = ("video", "audio", "text")
@@ -32,12 +44,16 @@ class MMV(SpaceMethod):
 
     def __init__(self, config: TrainConfig, vocab_size: int):
         super().__init__()
+        space = chosen_space(config, "mmv", SPACES)
+        reject_unused(config, "mmv", tower_fields(self.modalities) | space_fields(space)
+                      | SCORING_FIELDS | {"loss.weights"})
+        self.scoring = Scoring.from_config(config.loss, "mmv")
         self.towers = build_towers(config, vocab_size, self.modalities)
-        self.spaces = build_spaces(config, self.towers, ("va", "vt", "at"))
+        self.spaces = build_spaces(config, self.towers, ("va", "vt", "at"), space)
         self.weights = resolve_weights(self.default_weights, config.loss.weights, "mmv")
-        self.normalize = config.loss.normalize
-        self.nce = NCELoss(temperature=config.loss.temperature, normalize=False)
-        self.milnce = MILNCELoss(temperature=config.loss.temperature if self.normalize else None)
+        # The embeddings arrive as scored (normalised or not); the losses apply only τ.
+        self.nce = NCELoss(temperature=self.scoring.temperature, normalize=False)
+        self.milnce = MILNCELoss(temperature=self.scoring.temperature)
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """This process's embeddings, not gathered: ``video_<pair>``, ``audio_<pair>`` (B, D),

@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import inspect
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
+from mmssl.methods.scoring import Scoring
 from mmssl.models import AUDIO_ENCODERS, TEXT_ENCODERS, VIDEO_ENCODERS
 from mmssl.models.spaces import EmbeddingSpaces
 from mmssl.models.weights import load_encoder_weights
 from mmssl.models.word_vectors import read_word_vectors
 
 ENCODERS = {"video": VIDEO_ENCODERS, "audio": AUDIO_ENCODERS, "text": TEXT_ENCODERS}
+# The model.* fields each modality's tower reads (here and in load_pretrained).
+TOWER_FIELDS = {
+    "video": ("video_encoder", "video_width", "video_weights"),
+    "audio": ("audio_encoder", "audio_width", "audio_weights"),
+    "text": ("text_encoder", "word_dim", "text_width", "text_weights", "word_vectors",
+             "freeze_word_vectors", "hf_text_dir", "text_pooling", "freeze_text"),
+}
+
+
+def tower_fields(modalities) -> set[str]:
+    """The config fields that the towers of ``modalities`` use, as dotted names."""
+    names = {"gradient_checkpointing"}.union(*(TOWER_FIELDS[m] for m in modalities))
+    return {f"model.{name}" for name in names}
 
 
 def encoder_options(config: TrainConfig, modality: str, vocab_size: int) -> tuple[dict, dict]:
@@ -92,25 +105,42 @@ def load_pretrained(towers: nn.ModuleDict, config: TrainConfig, vocabulary: dict
     return report
 
 
-def build_spaces(config: TrainConfig, towers: nn.ModuleDict, pairs, kind: str | None = None
+def chosen_space(config: TrainConfig, method: str, kinds: tuple[str, ...]) -> str:
+    """``model.space``, or ``kinds[0]`` (the method's own) when it is empty; a kind not in
+    ``kinds`` (the ones ``method`` offers) is an error."""
+    kind = config.model.space or kinds[0]
+    if kind not in kinds:
+        raise ValueError(f"{method}: model.space={kind!r} is not available; it takes "
+                         f"{list(kinds)} (empty: {kinds[0]})")
+    return kind
+
+
+def space_fields(kind: str) -> set[str]:
+    """The config fields that spaces of ``kind`` use (no S_va of its own when shared)."""
+    fields = {"model.space", "model.head", "model.vat_dim"}
+    return fields if kind == "shared" else fields | {"model.va_dim"}
+
+
+def build_spaces(config: TrainConfig, towers: nn.ModuleDict, pairs, kind: str
                  ) -> EmbeddingSpaces:
-    """Heads from each tower's ``out_dim`` into the spaces where ``pairs`` meet."""
+    """Heads (``model.head``, linear when empty) from each tower's ``out_dim`` into the
+    spaces of ``kind`` where ``pairs`` meet."""
     in_dims = {modality: tower.out_dim for modality, tower in towers.items()}
-    return EmbeddingSpaces(kind or config.model.space, in_dims, pairs, config.model.va_dim,
-                           config.model.vat_dim, config.model.head)
+    return EmbeddingSpaces(kind, in_dims, pairs, config.model.va_dim, config.model.vat_dim,
+                           config.model.head or "linear")
 
 
 def embed(towers: nn.ModuleDict, spaces: EmbeddingSpaces, modality: str, x: Tensor,
-          normalize: bool) -> dict[str, Tensor]:
-    """Embeddings of ``x`` in every space its modality meets another in.
+          scoring: Scoring) -> dict[str, Tensor]:
+    """Embeddings of ``x`` in every space its modality meets another in, as ``scoring``
+    compares them (L2-normalised when it scores cosine similarities).
 
     video (B, 3, T, H, W), audio (B, 1, mels, frames), text (..., L) token ids
-    → ``{pair: (..., dim)}``, L2-normalised when ``normalize``.
+    → ``{pair: (..., dim)}``.
     """
     flat = x.reshape(-1, x.shape[-1]) if modality == "text" else x
-    out = spaces(modality, towers[modality](flat))
-    if normalize:
-        out = {pair: F.normalize(value, dim=-1) for pair, value in out.items()}
+    out = {pair: scoring.embedding(value)
+           for pair, value in spaces(modality, towers[modality](flat)).items()}
     if modality == "text":
         out = {pair: value.reshape(*x.shape[:-1], -1) for pair, value in out.items()}
     return out

@@ -1,11 +1,14 @@
 """Self-supervised video baselines on two augmented views of each clip (``data.views=2``).
 
-``simclr`` (Chen et al., ICML 2020): encoder → MLP projector → NT-Xent over the 2N views
-(temperature ``loss.temperature``), negatives from the global batch.
+``simclr`` (Chen et al., ICML 2020): encoder → projector → NT-Xent over the 2N views
+(cosine similarity / ``loss.temperature``; the loss normalises, so ``loss.normalize`` must
+stay true), negatives from the global batch.
 ``byol`` (Grill et al., NeurIPS 2020): online encoder → projector → predictor regresses
-the other view's target projection; the target (encoder + projector) is an EMA of the
-online network, θ_t ← m·θ_t + (1 − m)·θ_o with m = ``loss.momentum``, applied in
-:meth:`BYOL.after_step`. Neither has a text tower, so neither does zero-shot retrieval.
+the other view's target projection (2 − 2·cos: no temperature, no choice of scoring); the
+target (encoder + projector) is an EMA of the online network,
+θ_t ← m·θ_t + (1 − m)·θ_o with m = ``loss.momentum``, applied in :meth:`BYOL.after_step`.
+The projector is ``model.head`` (an MLP when empty) into ``model.vat_dim``. Neither has a
+text tower, so neither does zero-shot retrieval.
 """
 
 from __future__ import annotations
@@ -14,38 +17,48 @@ from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
 from mmssl.losses import BYOLLoss, NTXentLoss
-from mmssl.losses.momentum import momentum_copy, momentum_update
-from mmssl.losses.weighted import resolve_weights, weighted_total
 from mmssl.methods.base import Method
+from mmssl.methods.fields import reject_unused
+from mmssl.methods.momentum import momentum_copy, momentum_update
 from mmssl.methods.registry import METHODS
-from mmssl.methods.towers import build_towers
+from mmssl.methods.scoring import SCORING_FIELDS, Scoring
+from mmssl.methods.terms import resolve_weights, weighted_total
+from mmssl.methods.towers import build_towers, tower_fields
 from mmssl.models.heads import projection_head
 
+MODALITIES = ("video",)
 
-class _TwoViews(Method):
-    modalities = ("video",)
-    default_weights = {"ssl": 1.0}
 
-    def __init__(self, config: TrainConfig, name: str):
-        super().__init__()
-        if config.data.views != 2:
-            raise ValueError(f"{name} needs two views of each clip: set data.views=2")
-        self.towers = build_towers(config, 0, self.modalities)
-        self.projector = projection_head(self.towers["video"].out_dim, config.model.vat_dim,
-                                         "mlp")
-        self.weights = resolve_weights(self.default_weights, config.loss.weights, name)
-
-    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
-        """``{"video": projector(encoder(x))}`` (B, vat_dim)."""
-        return {"video": self.projector(self.towers[modality](x))}
+def projected_video_tower(config: TrainConfig, method: str, used: set[str]
+                          ) -> tuple[nn.ModuleDict, nn.Module]:
+    """The video tower and its projector of a two-view method, after checking that the
+    config asks for two views and sets no field outside ``used`` and the ones they use."""
+    if config.data.views != 2:
+        raise ValueError(f"{method} needs two views of each clip: set data.views=2")
+    reject_unused(config, method, used | tower_fields(MODALITIES)
+                  | {"model.head", "model.vat_dim", "loss.weights", "data.views"})
+    towers = build_towers(config, 0, MODALITIES)
+    projector = projection_head(towers["video"].out_dim, config.model.vat_dim,
+                                config.model.head or "mlp")
+    return towers, projector
 
 
 @METHODS.register("simclr")
-class SimCLR(_TwoViews):
+class SimCLR(Method):
+    modalities = MODALITIES
+    default_weights = {"ssl": 1.0}
+
     def __init__(self, config: TrainConfig, vocab_size: int = 0):
-        super().__init__(config, "simclr")
-        self.objective = NTXentLoss(temperature=config.loss.temperature,
+        super().__init__()
+        self.towers, self.projector = projected_video_tower(config, "simclr", SCORING_FIELDS)
+        self.scoring = Scoring.from_config(config.loss, "simclr", cosine_only=True)
+        self.weights = resolve_weights(self.default_weights, config.loss.weights, "simclr")
+        self.objective = NTXentLoss(temperature=self.scoring.temperature,
                                     gather_distributed=True)
+
+    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
+        """``{"video": projector(encoder(x))}`` (B, vat_dim), not normalised (NT-Xent does)."""
+        return {"video": self.projector(self.towers[modality](x))}
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """Projections ``z1``, ``z2`` (B, D) of the two views (gathered by the loss)."""
@@ -58,14 +71,26 @@ class SimCLR(_TwoViews):
 
 
 @METHODS.register("byol")
-class BYOL(_TwoViews):
+class BYOL(Method):
+    modalities = MODALITIES
+    default_weights = {"ssl": 1.0}
+
     def __init__(self, config: TrainConfig, vocab_size: int = 0):
-        super().__init__(config, "byol")
+        super().__init__()
+        self.towers, self.projector = projected_video_tower(config, "byol", {"loss.momentum"})
+        self.weights = resolve_weights(self.default_weights, config.loss.weights, "byol")
         self.predictor = projection_head(config.model.vat_dim, config.model.vat_dim, "mlp")
-        self.target = momentum_copy(nn.ModuleDict({"encoder": self.towers["video"],
-                                                   "projector": self.projector}))
+        self.target = momentum_copy(self._online())
         self.momentum = config.loss.momentum
         self.objective = BYOLLoss()
+
+    def _online(self) -> nn.ModuleDict:
+        """The online network the target follows (the same modules, not a copy)."""
+        return nn.ModuleDict({"encoder": self.towers["video"], "projector": self.projector})
+
+    def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
+        """``{"video": projector(encoder(x))}`` (B, vat_dim), the online projection."""
+        return {"video": self.projector(self.towers[modality](x))}
 
     def _target(self, video: Tensor) -> Tensor:
         return self.target["projector"](self.target["encoder"](video))
@@ -84,5 +109,5 @@ class BYOL(_TwoViews):
 
     def after_step(self) -> None:
         """EMA update of the target network after each optimiser step."""
-        momentum_update(nn.ModuleDict({"encoder": self.towers["video"],
-                                       "projector": self.projector}), self.target, self.momentum)
+        momentum_update(self._online(), self.target, self.momentum)
+

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmssl.losses.moco import MoCoLoss
-from mmssl.losses.queue import FeatureQueue
+from mmssl.methods.queue import FeatureQueue
 
 
 def naive_moco(q, k, queue, temperature):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mmssl.losses.weighted import resolve_weights, weighted_total
+from mmssl.methods.terms import resolve_weights, weighted_total
 
 
 def test_total_and_names():

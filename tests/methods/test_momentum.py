@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmssl.losses.momentum import momentum_copy, momentum_update
+from mmssl.methods.momentum import momentum_copy, momentum_update
 
 
 def make_online(seed=0):

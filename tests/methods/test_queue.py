@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mmssl.losses.queue import FeatureQueue
+from mmssl.methods.queue import FeatureQueue
 
 SIZE, DIM = 5, 3
 

@@ -1,34 +1,13 @@
-"""A FIFO queue of past (momentum) features: the negatives of MoCo and ALBEF."""
+"""A FIFO queue of past (momentum) features: the negatives of MoCo and ALBEF. State a
+Method keeps between steps, not a loss: the losses take its ``features`` tensor."""
 
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def _gather_constants(x: Tensor) -> Tensor:
-    """Concatenate ``x`` from every process along dim 0, in rank order, *without* autograd.
-
-    A plain ``dist.all_gather`` is right here (and only here): the queue holds keys from
-    the momentum encoder, which are constants of the loss (computed under no_grad,
-    stop-gradient in MoCo and ALBEF), so there is no gradient to send back to the process
-    that produced them. Losses that need gradients through other processes' embeddings use
-    :func:`mmssl.distributed.gather_with_grad` instead.
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts, dim=0)
-
-
-def check_queue(loss: str, queue: Tensor, dim: int, name: str = "queue") -> None:
-    """Raise a ValueError naming ``loss`` unless ``queue`` is (K, dim), K >= 0."""
-    if queue.ndim != 2 or queue.shape[1] != dim:
-        raise ValueError(f"{loss}: expected {name} of shape (K, {dim}), got "
-                         f"{tuple(queue.shape)}")
+from mmssl.distributed import gather_constants
 
 
 class FeatureQueue(nn.Module):
@@ -98,7 +77,7 @@ class FeatureQueue(nn.Module):
         if keys.ndim != 2 or keys.shape[1] != dim:
             raise ValueError(f"FeatureQueue: expected keys of shape (N, {dim}), got "
                              f"{tuple(keys.shape)}")
-        keys = _gather_constants(keys.detach())
+        keys = gather_constants(keys.detach())
         if self.size == 0 or keys.shape[0] == 0:
             return
         n = keys.shape[0]
