@@ -27,13 +27,14 @@ from collections.abc import Iterator, Sequence
 from mmssl.config import ConfigError, load_config, resolve_key
 
 HELP_COLUMN = 34  # where the meanings start in --help's list of keys
+BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})  # YAML's, any case
 
 
 def parse_command(parser: argparse.ArgumentParser, cls, argv: Sequence[str] | None = None):
-    """``(arguments, config)`` of a command line: ``parser`` reads the command's own
-    arguments (``--config`` is added here), every ``--key`` of dataclass ``cls`` becomes an
-    override. A bad key or value ends the program with a one-line usage error. ``parser``
-    is the command's own, made for this call (``--config`` and the key list are added)."""
+    """``(arguments, config)`` of a command line: ``parser`` (made for this call; ``--config``
+    and the list of keys are added to it) reads the command's own arguments, every ``--key``
+    of dataclass ``cls`` becomes an override. A bad key or value ends the program with a
+    one-line usage error."""
     parser.add_argument("--config", metavar="FILE.yaml",
                         help=f"YAML file of {cls.__name__} keys, applied before the keys below")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -62,10 +63,10 @@ def split_overrides(cls, argv: Sequence[str]) -> tuple[list[str], list[str]]:
         keys, hint = found
         if not equals:
             following = argv[index] if index < len(argv) else "--"
-            if not following.startswith("--"):
+            if hint is bool and following.lower() not in BOOL_WORDS:
+                value = "true"  # a bool key alone; what follows is not its value
+            elif not following.startswith("--"):
                 value, index = following, index + 1
-            elif hint is bool:
-                value = "true"
             else:
                 raise ConfigError(f"{token} needs a value (--{key}=VALUE or --{key} VALUE)")
         overrides.append(f"--{'.'.join(keys)}={value}")

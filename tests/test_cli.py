@@ -95,6 +95,10 @@ def test_values_as_typed():
     assert train.data.mix == {"/data/a-b.1": 2.0}  # an entry's name is kept as written
     assert train.optim.betas == (0.8, 0.9)
     assert parse(EvalConfig, "--subset", "").subset == ""
+    parser = argparse.ArgumentParser(prog="test")
+    parser.add_argument("benchmark")
+    args, config = parse_command(parser, TrainConfig, ["--loss.learn_temperature", "youcook2"])
+    assert args.benchmark == "youcook2" and config.loss.learn_temperature is True
 
 
 def test_config_file_then_overrides(tmp_path):
