@@ -6,8 +6,9 @@ by video id holding parallel ``start``/``end``/``text`` lists) and, optionally,
 ``max_sample_seconds`` holding the narrations that start inside them; the loader later
 picks an anchor narration and its neighbours inside a sample (MIL-NCE).
 
-    python -m mmssl.prep.howto100m --captions caption.json --videos VIDEO_DIR --out SHARDS \
-        [--task-csv HowTo100M_v1.csv] [--max-sample-seconds=60 ...]
+    python -m mmssl.prep.howto100m --captions caption.json --videos VIDEO_DIR --out SHARDS
+
+(``--task-csv HowTo100M_v1.csv`` adds task ids; ``--help`` lists the PrepConfig keys.)
 """
 
 from __future__ import annotations
