@@ -1,17 +1,23 @@
 """``mmssl``: the command line. Thin: parse arguments, load config, call one function.
 
-    mmssl demo [--out DIR] [--config configs/demo.yaml] [--train.optim.max_steps=N ...]
-    mmssl synth --out DIR [--synth.howto_videos=N ...]
-    mmssl prep howto100m|youcook2|coin|audioset ARGS...   (python -m mmssl.prep.<dataset>)
+Every command takes its inputs as ordinary arguments and its settings as one config
+dataclass: ``--config FILE.yaml``, then ``--<key>=value`` (or ``--<key> value``) overrides,
+keys relative to the command's own config, ``-`` and ``_`` alike (see
+:mod:`mmssl.command_line`; ``mmssl <command> --help`` lists the keys and defaults).
+
+    mmssl demo [--out DIR] [--config FILE.yaml] [--train.optim.max_steps=N ...]   DemoConfig
+    mmssl synth --out DIR [--howto_videos=N ...]                                  SynthConfig
+    mmssl prep howto100m|youcook2|coin|audioset ARGS... [--gop=N ...]             PrepConfig
+        (also python -m mmssl.prep.<dataset>)
     mmssl prep --summary SHARDS [SHARDS ...]
-    mmssl train --config configs/X.yaml [--a.b=c ...]
-    mmssl eval youcook2 --checkpoint RUN/checkpoint --shards SHARDS [--windows 10]
-        [--clip-list CLIPS.csv] [--subset validation]
-    mmssl eval all --checkpoint RUN/checkpoint [--shards YC2] [--coin-shards COIN]
-        [--audioset-shards AS --audioset-class-names class_labels_indices.csv] [--eval.x=y]
-    mmssl eval classify --checkpoint RUN/checkpoint --coin-shards COIN [--audioset-shards AS]
+    mmssl train --config configs/X.yaml [--optim.lr=X ...] [--resume latest] [--dry-run]
+                                                                                  TrainConfig
+    mmssl eval youcook2|classify|all --checkpoint RUN/checkpoint [--shards YC2] [--windows 10]
+        [--clip-list CLIPS.csv] [--subset validation] [--coin-shards COIN]
+        [--audioset-shards AS --audioset-class-names class_labels_indices.csv]    EvalConfig
     mmssl embed --checkpoint RUN/checkpoint (--shards SHARDS | --sentences FILE.txt)
         --out OUT.safetensors|OUT_DIR [--modalities video audio text] [--windows 10]
+        [--subset S] [--level embedding|backbone]                                 EmbedConfig
     mmssl report RUN_DIR|CHECKPOINT_DIR
 """
 
@@ -22,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-from mmssl.config import DemoConfig, EvalConfig, SynthConfig, load_config
+from mmssl.command_line import parse_command
+from mmssl.config import DemoConfig, EmbedConfig, EvalConfig, SynthConfig
 
 PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset")
 
@@ -44,10 +51,8 @@ def _demo(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="mmssl demo", description="Run the whole path on "
                                      "the synthetic world (offline, CPU).")
     parser.add_argument("--out", help="output directory (default: a new runs/demo-<time>)")
-    parser.add_argument("--config", help="YAML overriding DemoConfig defaults")
     parser.add_argument("--no-progress", action="store_true")
-    args, overrides = parser.parse_known_args(argv)
-    config = load_config(DemoConfig, args.config, overrides)
+    args, config = parse_command(parser, DemoConfig, argv)
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     run_demo(config, out, progress=not args.no_progress)
 
@@ -56,11 +61,9 @@ def _synth(argv: list[str]) -> None:
     from mmssl.synth import generate_world
 
     parser = argparse.ArgumentParser(prog="mmssl synth", description="Write the synthetic "
-                                     "world in the public HowTo100M and YouCook2 formats.")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--config", help="YAML overriding SynthConfig defaults")
-    args, overrides = parser.parse_known_args(argv)
-    config = load_config(SynthConfig, args.config, [o.replace("--synth.", "--") for o in overrides])
+                                     "world in the public dataset formats.")
+    parser.add_argument("--out", required=True, help="directory of the world")
+    args, config = parse_command(parser, SynthConfig, argv)
     print(generate_world(args.out, config))
 
 
@@ -73,10 +76,10 @@ def _prep(argv: list[str]) -> None:
         return
     if not argv or argv[0] not in PREP_DATASETS:
         raise SystemExit(f"usage: mmssl prep {{{','.join(PREP_DATASETS)}}} ARGS... "
-                         "(see python -m mmssl.prep.<dataset> --help)")
+                         "(see mmssl prep <dataset> --help)")
     import importlib
 
-    importlib.import_module(f"mmssl.prep.{argv[0]}").main(argv[1:])
+    importlib.import_module(f"mmssl.prep.{argv[0]}").main(argv[1:], prog=f"mmssl prep {argv[0]}")
 
 
 def _train(argv: list[str]) -> None:
@@ -92,20 +95,7 @@ def _eval(argv: list[str]) -> None:
                                      "(all).")
     parser.add_argument("benchmark", choices=["youcook2", "classify", "all"])
     parser.add_argument("--checkpoint", required=True, help="a run's checkpoint directory")
-    parser.add_argument("--shards", help="prepared YouCook2-format shards (retrieval)")
-    parser.add_argument("--windows", type=int, help="windows averaged per clip")
-    parser.add_argument("--subset", help="segments of this subset (default validation)")
-    parser.add_argument("--clip-list", help="CSV end,start,task,text,video_id of the clips")
-    parser.add_argument("--coin-shards", help="prepared COIN shards (probes, zero-shot)")
-    parser.add_argument("--audioset-shards", help="prepared AudioSet shards")
-    parser.add_argument("--audioset-class-names", help="class_labels_indices.csv (prompts)")
-    parser.add_argument("--config", help="YAML overriding EvalConfig defaults")
-    args, overrides = parser.parse_known_args(argv)
-    config = load_config(EvalConfig, args.config, [o.replace("--eval.", "--") for o in overrides])
-    for field in ("shards", "windows", "subset", "clip_list", "coin_shards", "audioset_shards",
-                  "audioset_class_names"):
-        if getattr(args, field) is not None:
-            setattr(config, field, getattr(args, field))
+    args, config = parse_command(parser, EvalConfig, argv)
     if args.benchmark == "youcook2":
         from mmssl.eval.retrieval import evaluate_youcook2, format_table
 
@@ -133,16 +123,14 @@ def _embed(argv: list[str]) -> None:
     source.add_argument("--shards", help="prepared shards: one row per segment")
     source.add_argument("--sentences", help="text file, one sentence per line")
     parser.add_argument("--out", required=True, help="X.safetensors, or a directory for .npy")
-    parser.add_argument("--modalities", nargs="+", choices=["video", "audio", "text"])
-    parser.add_argument("--windows", type=int, default=EvalConfig().windows)
-    parser.add_argument("--subset", help="only segments of this subset")
-    parser.add_argument("--level", choices=["embedding", "backbone"], default="embedding")
-    args = parser.parse_args(argv)
+    parser.add_argument("--modalities", nargs="+", choices=["video", "audio", "text"],
+                        help="towers to export (default: every tower of the method)")
+    args, config = parse_command(parser, EmbedConfig, argv)
     if args.sentences:
         keys, arrays = embed_sentences(args.checkpoint, read_sentences(args.sentences))
     else:
         keys, arrays = embed_shards(args.checkpoint, args.shards, args.modalities,
-                                    args.windows, args.subset, args.level, progress=True)
+                                    config.windows, config.subset, config.level, progress=True)
     out = write_embeddings(args.out, keys, arrays, args.sentences or args.shards)
     print(f"{len(keys)} rows, arrays {sorted(arrays)} -> {out}")
 

@@ -1,8 +1,10 @@
-"""Configuration: nested dataclasses are the only home of defaults.
+"""Configuration: nested dataclasses are the only home of defaults, and of each field's
+one-line meaning (:func:`setting`), which every command's ``--help`` lists.
 
 A YAML file overrides any subset of fields (unknown keys are errors, so a typo cannot be
-silently ignored); ``--a.b=c`` on the command line overrides after the file. The resolved
-config is written next to every checkpoint and every evaluation result.
+silently ignored); ``--a.b=c`` on the command line overrides after the file (how a command
+line becomes overrides: :mod:`mmssl.command_line`). The resolved config is written next to
+every checkpoint and every evaluation result.
 """
 
 from __future__ import annotations
@@ -16,44 +18,56 @@ from pathlib import Path
 import yaml
 
 
+def setting(default=dataclasses.MISSING, help: str = "", *, factory=dataclasses.MISSING):
+    """A config field with its default (or ``factory`` for a mutable one) and its one-line
+    meaning, kept in the field's metadata for ``--help``."""
+    return field(default=default, default_factory=factory, metadata={"help": help})
+
+
 @dataclass
 class SynthConfig:
     """The synthetic world: how many videos of each dataset format, and their media."""
 
-    seed: int = 0
-    howto_videos: int = 160
-    howto_seconds: tuple[float, float] = (34.0, 46.0)
-    youcook_val_videos: int = 44
-    youcook_train_videos: int = 8
-    youcook_seconds: tuple[float, float] = (30.0, 42.0)
-    coin_videos: int = 24
-    audioset_clips: int = 48
-    width: int = 128
-    height: int = 96
-    fps: float = 16.0
-    audio_rate: int = 22050
-    no_audio_fraction: float = 0.03
-    workers: int = 2
+    seed: int = setting(0, "seed of everything generated (the world is a function of it)")
+    howto_videos: int = setting(160, "HowTo100M-format videos")
+    howto_seconds: tuple[float, float] = setting(
+        (34.0, 46.0), "[shortest, longest] HowTo100M-format video, seconds")
+    youcook_val_videos: int = setting(44, "YouCook2-format videos in the validation subset")
+    youcook_train_videos: int = setting(8, "YouCook2-format videos in the training subset")
+    youcook_seconds: tuple[float, float] = setting(
+        (30.0, 42.0), "[shortest, longest] YouCook2-format video, seconds")
+    coin_videos: int = setting(24, "COIN-format videos (0: none)")
+    audioset_clips: int = setting(48, "AudioSet-format clips (0: none)")
+    width: int = setting(128, "frame width of the generated videos, pixels")
+    height: int = setting(96, "frame height of the generated videos, pixels")
+    fps: float = setting(16.0, "frame rate of the generated videos")
+    audio_rate: int = setting(22050, "audio sample rate of the generated videos, Hz")
+    no_audio_fraction: float = setting(
+        0.03, "fraction of HowTo100M-format videos written without an audio stream")
+    workers: int = setting(2, "processes writing videos")
 
 
 @dataclass
 class PrepConfig:
-    """How source videos become shard samples (see ``mmssl/shard_format.py``)."""
+    """How source videos become shard samples (see ``mmssl/shard_format.py``). Sources
+    beyond ``max_pixels`` or ``max_seconds`` (read from the container header, before
+    decoding) are skipped and counted, rather than tying a worker up."""
 
-    fps: float = 8.0
-    short_side: int = 48
-    gop: int = 8
-    crf: int = 20
-    max_sample_seconds: float = 60.0
-    samples_per_shard: int = 16
-    workers: int = 2
-    # Checked from the container header before decoding: beyond these a file is skipped
-    # (counted as absurd_resolution / absurd_duration) rather than tying a worker up.
-    max_pixels: int = 7680 * 4320
-    max_seconds: float = 12 * 3600.0
-    # Video decoding backend (mmssl.media.backends): "pyav" (default; measured faster here,
-    # benchmarks/README.md) or "decord" (paths only). Audio is always decoded with PyAV.
-    video_backend: str = "pyav"
+    fps: float = setting(8.0, "frame rate of the stored clips")
+    short_side: int = setting(48, "short side of the stored frames, pixels (aspect kept)")
+    gop: int = setting(8, "keyframe interval of the stored H.264, frames")
+    crf: int = setting(20, "constant rate factor of the stored H.264 (lower: better, larger)")
+    max_sample_seconds: float = setting(
+        60.0, "longest HowTo100M sample, seconds (a video is cut into samples this long)")
+    samples_per_shard: int = setting(16, "segments per shard tar (a video is never split)")
+    workers: int = setting(2, "conversion processes (process executor)")
+    max_pixels: int = setting(7680 * 4320, "skip sources with more pixels per frame "
+                              "(absurd_resolution)")
+    max_seconds: float = setting(12 * 3600.0, "skip sources longer than this, seconds "
+                                 "(absurd_duration)")
+    # "pyav" is the default because it measured faster here (benchmarks/README.md).
+    video_backend: str = setting("pyav", "video decoder: pyav | decord (mmssl.media.backends);"
+                                 " audio always uses PyAV")
 
 
 @dataclass
@@ -61,26 +75,27 @@ class DataConfig:
     """Training clips: what the loader cuts from each shard sample.
 
     ``views=2`` adds a second, independently augmented view of each clip (a different
-    start inside the anchor narration and a random crop), for SimCLR/BYOL.
+    start inside the anchor narration and a random crop), for SimCLR/BYOL. ``mix`` switches
+    to resampled shards: every reader draws shards with replacement, directory d with
+    probability ∝ weight_d (open_clip's ``--dataset-resampled``); there are no epochs then.
     """
 
-    shards: str = ""
-    clip_frames: int = 8
-    num_candidates: int = 4
-    clips_per_sample: int = 4
-    batch_size: int = 64
-    num_workers: int = 1
-    shuffle_buffer: int = 256
-    max_words: int = 16
-    views: int = 1
-    crop_scale: tuple[float, float] = (0.6, 1.0)
-    n_mels: int = 40
-    window_ms: float = 25.0
-    hop_ms: float = 10.0
-    # Resampled-shard mode: {shards directory: weight}. When set, ``shards`` is ignored and
-    # every reader draws shards with replacement, directory d with probability ∝ weight_d
-    # (open_clip's ``--dataset-resampled``); there are no epochs then.
-    mix: dict[str, float] = field(default_factory=dict)
+    shards: str = setting("", "prepared shard directory to train on")
+    clip_frames: int = setting(8, "frames per training clip")
+    num_candidates: int = setting(4, "narrations per clip, K: the anchor and its neighbours")
+    clips_per_sample: int = setting(4, "anchor narrations (clips) drawn per shard sample")
+    batch_size: int = setting(64, "clips per batch on each process")
+    num_workers: int = setting(1, "DataLoader worker processes per process")
+    shuffle_buffer: int = setting(256, "clips held in the shuffle buffer")
+    max_words: int = setting(16, "tokens per narration (padded or truncated)")
+    views: int = setting(1, "1, or 2: a second augmented view of each clip (SimCLR/BYOL)")
+    crop_scale: tuple[float, float] = setting(
+        (0.6, 1.0), "[smallest, largest] area fraction of a second view's random crop")
+    n_mels: int = setting(40, "log-mel bands of the audio input")
+    window_ms: float = setting(25.0, "log-mel analysis window, ms")
+    hop_ms: float = setting(10.0, "log-mel hop, ms")
+    mix: dict[str, float] = setting(
+        factory=dict, help="{shards directory: weight}: resampled shards (replaces shards)")
 
 
 @dataclass
@@ -102,26 +117,28 @@ class ModelConfig:
     supports it (all but tiny3d, tiny_audio and word_maxpool).
     """
 
-    video_encoder: str = "tiny3d"
-    audio_encoder: str = "tiny_audio"
-    text_encoder: str = "word_maxpool"
-    video_width: int = 32
-    audio_width: int = 32
-    word_dim: int = 128
-    text_width: int = 256
-    va_dim: int = 128
-    vat_dim: int = 128
-    space: str = ""
-    head: str = ""
-    video_weights: str = ""
-    audio_weights: str = ""
-    text_weights: str = ""
-    word_vectors: str = ""
-    freeze_word_vectors: bool = True
-    hf_text_dir: str = ""
-    text_pooling: str = "mean"
-    freeze_text: bool = False
-    gradient_checkpointing: bool = False
+    video_encoder: str = setting("tiny3d", "registered video encoder (VIDEO_ENCODERS)")
+    audio_encoder: str = setting("tiny_audio", "registered audio encoder (AUDIO_ENCODERS)")
+    text_encoder: str = setting("word_maxpool", "registered text encoder (TEXT_ENCODERS)")
+    video_width: int = setting(32, "channel width of the tiny video encoders")
+    audio_width: int = setting(32, "channel width of the tiny audio encoders")
+    word_dim: int = setting(128, "word vector size (word_maxpool)")
+    text_width: int = setting(256, "output width of the word_maxpool text encoder")
+    va_dim: int = setting(128, "size of the video-audio space S_va")
+    vat_dim: int = setting(128, "size of the video-audio-text space S_vat")
+    space: str = setting("", "embedding spaces: shared | disjoint | fac; empty: the method's "
+                         "own (fac for MMV, shared for the others)")
+    head: str = setting("", "projection heads: linear | mlp; empty: the method's own (linear "
+                        "heads, an MLP projector for SimCLR/BYOL)")
+    video_weights: str = setting("", "file to start the video encoder from")
+    audio_weights: str = setting("", "file to start the audio encoder from")
+    text_weights: str = setting("", "file to start the text encoder from")
+    word_vectors: str = setting("", "GloVe / word2vec text file for word_maxpool")
+    freeze_word_vectors: bool = setting(True, "keep the loaded word vectors fixed")
+    hf_text_dir: str = setting("", "local HuggingFace model directory for text_encoder: hf")
+    text_pooling: str = setting("mean", "pooling of the hf text encoder: mean | cls")
+    freeze_text: bool = setting(False, "keep the hf text encoder fixed")
+    gradient_checkpointing: bool = setting(False, "recompute activations in backward")
 
 
 @dataclass
@@ -140,55 +157,53 @@ class LossConfig:
     SimCLR/BYOL, ...) is an error unless left at its default.
     """
 
-    weights: dict[str, float] = field(default_factory=dict)
-    temperature: float = 0.07
-    normalize: bool = True
-    learn_temperature: bool = False
-    momentum: float = 0.99
-    margin: float = 0.001
+    weights: dict[str, float] = setting(
+        factory=dict, help="{term: weight} over the method's default loss-term weights")
+    temperature: float = setting(0.07, "softmax temperature τ")
+    normalize: bool = setting(True, "score with cosine similarities, else raw dot products")
+    learn_temperature: bool = setting(False, "learn the temperature (CLIP's logit scale)")
+    momentum: float = setting(0.99, "EMA rate of momentum encoders (BYOL)")
+    margin: float = setting(0.001, "margin δ of AVLnet's MMS loss")
 
 
 @dataclass
 class OptimConfig:
-    """``optimizer``: adamw | lars | sgd (weight decay never on norms or biases).
-    ``schedule``: cosine | linear | constant, after ``warmup_steps`` of linear warm-up.
-    ``accumulation_steps``: loader batches per optimiser step; the loss still sees the
-    whole accumulated batch as negatives (features cached, then recomputed per micro-batch).
-    """
+    """Weight decay never applies to norms or biases. ``accumulation_steps``: the loss still
+    sees the whole accumulated batch as negatives (features cached, then recomputed per
+    micro-batch)."""
 
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 50
-    max_steps: int = 650
-    grad_clip: float = 1.0
-    optimizer: str = "adamw"
-    betas: tuple[float, float] = (0.9, 0.999)
-    momentum: float = 0.9
-    lars_trust: float = 0.001
-    schedule: str = "cosine"
-    accumulation_steps: int = 1
+    lr: float = setting(2e-3, "peak learning rate")
+    weight_decay: float = setting(1e-4, "weight decay (never on norms or biases)")
+    warmup_steps: int = setting(50, "steps of linear warm-up")
+    max_steps: int = setting(650, "optimiser steps to train")
+    grad_clip: float = setting(1.0, "clip the gradient norm to this (0: no clipping)")
+    optimizer: str = setting("adamw", "adamw | lars | sgd")
+    betas: tuple[float, float] = setting((0.9, 0.999), "AdamW betas")
+    momentum: float = setting(0.9, "momentum of sgd and lars")
+    lars_trust: float = setting(0.001, "LARS trust coefficient")
+    schedule: str = setting("cosine", "learning rate after warm-up: cosine | linear | constant")
+    accumulation_steps: int = setting(1, "loader batches per optimiser step")
 
 
 @dataclass
 class TrainConfig:
-    """``method``: a registered method name (``mmssl.methods.METHODS``)."""
+    """A training run. Resumable checkpoints go under ``<output_dir>/checkpoints/step-N``;
+    zero-shot YouCook2 retrieval runs every ``eval_every`` steps when ``eval_shards`` is
+    set."""
 
-    method: str = "mmv"
-    seed: int = 0
-    output_dir: str = "runs/train"
-    mixed_precision: str = "no"
-    log_every: int = 20
-    threads: int = 0
-    # Resumable checkpoints under ``<output_dir>/checkpoints/step-N`` every this many steps
-    # (0: none), the newest ``keep_checkpoints`` kept; ``resume``: "latest" or a step dir.
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 3
-    resume: str = ""
-    tensorboard: bool = True
-    # Zero-shot YouCook2 retrieval every ``eval_every`` steps when ``eval_shards`` is set.
-    eval_every: int = 0
-    eval_shards: str = ""
-    eval_windows: int = 3
+    method: str = setting("mmv", "registered method (mmssl.methods.METHODS)")
+    seed: int = setting(0, "seed of initialisation and data order")
+    output_dir: str = setting("runs/train", "run directory (config, log, checkpoints)")
+    mixed_precision: str = setting("no", "accelerate's mixed precision: no | fp16 | bf16")
+    log_every: int = setting(20, "steps between log records")
+    threads: int = setting(0, "torch CPU threads per process (0: torch's default)")
+    checkpoint_every: int = setting(500, "steps between resumable checkpoints (0: none)")
+    keep_checkpoints: int = setting(3, "newest resumable checkpoints kept")
+    resume: str = setting("", '"latest" or a checkpoints/step-N directory to continue from')
+    tensorboard: bool = setting(True, "also log to <output_dir>/tensorboard")
+    eval_every: int = setting(0, "steps between zero-shot YouCook2 evaluations (0: none)")
+    eval_shards: str = setting("", "YouCook2-format shards evaluated every eval_every steps")
+    eval_windows: int = setting(3, "windows averaged per segment in those evaluations")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -205,16 +220,25 @@ class EvalConfig:
     AudioSet class names for prompts from ``audioset_class_names``, a
     ``class_labels_indices.csv``)."""
 
-    shards: str = ""
-    windows: int = 10
-    batch_size: int = 64
-    subset: str = "validation"
-    clip_list: str = ""
-    clip_tolerance: float = 1.0
-    coin_shards: str = ""
-    audioset_shards: str = ""
-    probe_windows: int = 4
-    audioset_class_names: str = ""
+    shards: str = setting("", "prepared YouCook2-format shards (zero-shot retrieval)")
+    windows: int = setting(10, "windows averaged per segment (retrieval)")
+    batch_size: int = setting(64, "not read yet: evaluation encodes one segment at a time")
+    subset: str = setting("validation", 'segments of this subset ("": every segment)')
+    clip_list: str = setting("", "CSV end,start,task,text,video_id: the clips to retrieve")
+    clip_tolerance: float = setting(1.0, "seconds a clip_list start may be off its segment's")
+    coin_shards: str = setting("", "prepared COIN shards (probes, zero-shot classification)")
+    audioset_shards: str = setting("", "prepared AudioSet shards (probes, zero-shot)")
+    probe_windows: int = setting(4, "windows averaged per segment (probes, zero-shot)")
+    audioset_class_names: str = setting("", "class_labels_indices.csv: names for prompts")
+
+
+@dataclass
+class EmbedConfig:
+    """What ``mmssl embed`` computes for each segment of prepared shards."""
+
+    windows: int = setting(EvalConfig.windows, "windows averaged per segment")
+    subset: str = setting("", 'only segments of this subset ("": every segment)')
+    level: str = setting("embedding", "embedding (in each space) | backbone (encoder output)")
 
 
 def demo_train_config() -> TrainConfig:
@@ -225,6 +249,8 @@ def demo_train_config() -> TrainConfig:
 
 @dataclass
 class DemoConfig:
+    """Every stage of ``mmssl demo``, each section the config of its own command."""
+
     synth: SynthConfig = field(default_factory=SynthConfig)
     prep: PrepConfig = field(default_factory=PrepConfig)
     train: TrainConfig = field(default_factory=demo_train_config)
@@ -255,18 +281,49 @@ def to_dict(config) -> dict:
 
 
 def load_config(cls, path: str | Path | None = None, overrides: list[str] = ()):
-    """Defaults of ``cls``, then the YAML file at ``path``, then ``a.b=c`` overrides."""
+    """Defaults of ``cls``, then the YAML file at ``path``, then ``--a.b=value`` overrides.
+
+    An override's value is YAML (``--optim.betas=[0.9, 0.98]``, ``--loss.normalize=false``)
+    except for a text field, which takes the text as written (``--mixed_precision=no``,
+    ``--subset=``). Keys may spell ``_`` as ``-`` (``--data.batch-size=8``).
+    """
     data = to_dict(cls())
     if path:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
         data = _merge(cls, data, loaded, str(path))
     for item in overrides:
-        key, _, value = item.lstrip("-").partition("=")
-        if not _:
+        key, equals, text = item.removeprefix("--").partition("=")
+        if not equals:
             raise ConfigError(f"override {item!r} is not of the form --a.b=value")
-        data = _merge(cls, data, _nested(key.split("."), yaml.safe_load(value)),
-                      f"override {item!r}")
+        found = resolve_key(cls, key)
+        keys, hint = found if found else (key.split("."), None)
+        value = text if hint is str else yaml.safe_load(text)
+        data = _merge(cls, data, _nested(list(keys), value), f"override {item!r}")
     return from_dict(cls, data)
+
+
+def resolve_key(cls, key: str) -> tuple[tuple[str, ...], typing.Any] | None:
+    """``(path, type)`` of the dotted ``key`` in dataclass ``cls``, or None when there is
+    no such key. Field names may spell ``_`` as ``-``; below a mapping field (``loss.weights``,
+    ``data.mix``) the rest of the key is one entry's name, kept as written."""
+    parts, path, hint = key.split("."), [], cls
+    for index, part in enumerate(parts):
+        if typing.get_origin(hint) is dict:
+            return (*path, ".".join(parts[index:])), typing.get_args(hint)[1]
+        if not dataclasses.is_dataclass(hint):
+            return None
+        name = part.replace("-", "_")
+        hints = {f.name: h for f, h in _field_types(hint)}
+        if name not in hints:
+            return None
+        path.append(name)
+        hint = hints[name]
+    return tuple(path), hint
+
+
+def _field_types(cls) -> list[tuple[dataclasses.Field, typing.Any]]:
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
 
 
 def save_config(config, path: str | Path) -> None:

@@ -1,11 +1,12 @@
 """``mmssl train`` / ``python -m mmssl.train`` / ``accelerate launch -m mmssl.train``.
 
-``mmssl train --config configs/x.yaml [--a.b=c ...] [--resume latest] [--dry-run]``. The
-run directory gets ``config.yaml`` (resolved), ``tokenizer.json``, ``log.jsonl`` and
-``tensorboard/`` (one record per logged step), ``checkpoints/step-N/`` (resumable state,
-see :mod:`mmssl.training.state`) and ``checkpoint/`` (``model.safetensors`` plus the
-resolved config and tokenizer, everything evaluation needs). The loop itself lives in
-:mod:`mmssl.training.loop`; launch recipes are in docs/training.md.
+``mmssl train --config configs/x.yaml [--a.b=c ...] [--resume latest] [--dry-run]``
+(``mmssl train --help`` lists every key). The run directory gets ``config.yaml``
+(resolved), ``tokenizer.json``, ``log.jsonl`` and ``tensorboard/`` (one record per logged
+step), ``checkpoints/step-N/`` (resumable state, see :mod:`mmssl.training.state`) and
+``checkpoint/`` (``model.safetensors`` plus the resolved config and tokenizer, everything
+evaluation needs). The loop itself lives in :mod:`mmssl.training.loop`; launch recipes are
+in docs/training.md.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmssl.config import TrainConfig, load_config
+from mmssl.command_line import parse_command
+from mmssl.config import TrainConfig
 from mmssl.training.loop import CHECKPOINT_DIR, narration_texts, seed_everything, train
 from mmssl.training.optim import param_groups
 from mmssl.training.schedule import warmup_cosine
@@ -44,20 +46,13 @@ def dry_run(config: TrainConfig) -> dict:
 
 def main(argv: list[str] | None = None) -> Path | dict:
     """``python -m mmssl.train --config X.yaml [--a.b=c ...]`` (also what ``mmssl train`` and
-    ``accelerate launch -m mmssl.train`` run)."""
+    ``accelerate launch -m mmssl.train`` run); ``--resume latest`` is the ``resume`` key."""
     parser = argparse.ArgumentParser(prog="mmssl train", description="Pretrain a model.")
-    parser.add_argument("--config", help="YAML file overriding TrainConfig defaults")
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--resume", metavar="latest|DIR",
-                        help="continue from the newest complete checkpoint under "
-                             "OUTPUT_DIR/checkpoints ('latest') or from a step directory")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved config, parameter counts and data plan; "
                              "do not train")
-    args, overrides = parser.parse_known_args(argv)
-    config = load_config(TrainConfig, args.config, overrides)
-    if args.resume:
-        config.resume = args.resume
+    args, config = parse_command(parser, TrainConfig, argv)
     if args.dry_run:
         return dry_run(config)
     checkpoint = train(config, progress=not args.no_progress)

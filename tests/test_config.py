@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmssl.config import ConfigError, DemoConfig, TrainConfig, load_config, save_config, to_dict
+from mmssl.command_line import config_keys
+from mmssl.config import (
+    ConfigError,
+    DemoConfig,
+    EmbedConfig,
+    TrainConfig,
+    load_config,
+    save_config,
+    to_dict,
+)
 
 
 def test_yaml_then_command_line_override(tmp_path):
@@ -46,3 +55,18 @@ def test_unknown_key_in_yaml_names_the_file(tmp_path):
 def test_shipped_configs_load(path):
     config = load_config(TrainConfig, path)
     assert config.output_dir.startswith("runs/") and config.data.shards
+
+
+def test_text_fields_take_override_text_as_written():
+    """YAML would read ``no`` as false and ``2024`` as a number; a text field keeps them."""
+    config = load_config(TrainConfig, None, ["--mixed_precision=no", "--output_dir=2024",
+                                             "--data.shards=", "--data.batch-size=8"])
+    assert (config.mixed_precision, config.output_dir, config.data.shards) == ("no", "2024", "")
+    assert config.data.batch_size == 8
+
+
+@pytest.mark.parametrize("cls", [DemoConfig, EmbedConfig])
+def test_every_setting_has_a_one_line_meaning(cls):
+    """The help every command lists comes from the field itself (config.setting)."""
+    for key, _, meaning in config_keys(cls()):
+        assert meaning and "\n" not in meaning, key

@@ -12,8 +12,8 @@ TINY = [
     "--synth.howto_videos=6", "--synth.youcook_val_videos=3", "--synth.youcook_train_videos=0",
     "--synth.howto_seconds=[14, 16]", "--synth.youcook_seconds=[14, 16]",
     "--synth.coin_videos=4", "--synth.audioset_clips=6",
-    "--prep.samples_per_shard=2", "--train.data.batch_size=8", "--train.optim.max_steps=6",
-    "--train.optim.warmup_steps=2", "--train.log_every=2", "--train.data.num_workers=1",
+    "--prep.samples-per-shard", "2", "--train.data.batch_size=8", "--train.optim.max_steps=6",
+    "--train.optim.warmup-steps=2", "--train.log_every", "2", "--train.data.num_workers=1",
     "--train.loss.weights.at=1.0", "--eval.windows=3",
 ]
 

@@ -1,28 +1,36 @@
-"""Command-line options every converter shares (defaults from :class:`PrepConfig`)."""
+"""The command line every converter shares: its inputs, where it runs, and PrepConfig.
+
+    python -m mmssl.prep.<dataset> INPUTS --out SHARDS [--strict] [--executor ray ...]
+        [--config prep.yaml] [--fps=8 --short-side=48 --gop=8 --crf=20 ...]
+
+Every :class:`~mmssl.config.PrepConfig` key is an override (:mod:`mmssl.command_line`);
+``--help`` lists them with their defaults.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from mmssl.command_line import parse_command
 from mmssl.config import PrepConfig
-from mmssl.media.backends import list_backends
 from mmssl.prep.executors import EXECUTORS, RunOptions
+
+
+def prep_parser(dataset: str, doc: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """The parser of one converter (``prog`` defaults to ``python -m mmssl.prep.<dataset>``;
+    ``mmssl prep <dataset>`` passes its own)."""
+    return argparse.ArgumentParser(prog=prog or f"python -m mmssl.prep.{dataset}",
+                                   description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_prep_arguments(parser: argparse.ArgumentParser, sources: str = "--videos",
                        sources_help: str = "video directory or id,path CSV") -> None:
-    """Options every converter shares (defaults from :class:`PrepConfig`); ``sources`` names
-    the option that points at the downloaded media (AudioSet calls it ``--clips``)."""
-    defaults = PrepConfig()
+    """Arguments every converter shares; ``sources`` names the option that points at the
+    downloaded media (AudioSet calls it ``--clips``)."""
     parser.add_argument(sources, required=True, help=sources_help)
     parser.add_argument("--out", required=True, help="output shard directory")
-    parser.add_argument("--fps", type=float, default=defaults.fps)
-    parser.add_argument("--short-side", type=int, default=defaults.short_side)
-    parser.add_argument("--samples-per-shard", type=int, default=defaults.samples_per_shard)
-    parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--strict", action="store_true", help="stop at the first bad record")
-    parser.add_argument("--video-backend", choices=list_backends(), default=defaults.video_backend,
-                        help="video decoder (audio always uses PyAV)")
     add_run_arguments(parser)
 
 
@@ -42,15 +50,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                        help="convert nothing; write manifest.json once every shard is complete")
 
 
+def parse_prep(parser: argparse.ArgumentParser, argv: list[str] | None
+               ) -> tuple[argparse.Namespace, PrepConfig, RunOptions]:
+    """``(arguments, PrepConfig, RunOptions)`` of a converter's command line."""
+    args, config = parse_command(parser, PrepConfig, argv)
+    try:
+        return args, config, run_options(args)
+    except ValueError as error:
+        parser.error(str(error))
+
+
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The :class:`RunOptions` parsed by :func:`add_run_arguments`."""
     return RunOptions(executor=args.executor, ray_address=args.ray_address,
                       num_nodes=args.num_nodes, node_rank=args.node_rank,
                       manifest_only=args.manifest_only)
-
-
-def prep_config(args: argparse.Namespace, **extra) -> PrepConfig:
-    """The PrepConfig of the parsed options (where to run them: :func:`run_options`)."""
-    return PrepConfig(fps=args.fps, short_side=args.short_side,
-                      samples_per_shard=args.samples_per_shard, workers=args.workers,
-                      video_backend=args.video_backend, **extra)

@@ -17,12 +17,11 @@ positive classes' indices, sorted), "segment"}``; ``texts`` is empty.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from mmssl.config import PrepConfig
 from mmssl.prep.annotations import AnnotationError, collect
-from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.arguments import add_prep_arguments, parse_prep, prep_parser
 from mmssl.prep.audioset_files import AudioSetSegment, read_class_labels, read_segments
 from mmssl.prep.clip_files import find_clip, scan_clips
 from mmssl.prep.executors import RunOptions
@@ -75,16 +74,15 @@ def prepare(segment_files, labels: str | Path, clips: str | Path, out: str | Pat
                     run=run)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m mmssl.prep.audioset", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None, prog: str | None = None) -> dict:
+    parser = prep_parser(DATASET, __doc__, prog)
     parser.add_argument("--segments", action="append", required=True,
                         help="a *_segments.csv (repeatable)")
     parser.add_argument("--labels", required=True, help="class_labels_indices.csv")
     add_prep_arguments(parser, "--clips", "folder of downloaded clips")
-    args = parser.parse_args(argv)
-    manifest = prepare(args.segments, args.labels, args.clips, args.out, prep_config(args),
-                       args.strict, run=run_options(args))
+    args, config, run = parse_prep(parser, argv)
+    manifest = prepare(args.segments, args.labels, args.clips, args.out, config, args.strict,
+                       run=run)
     print(describe(manifest))
     return manifest
 

@@ -1,4 +1,4 @@
-"""Parsers for AudioSet's published annotation files (``../shared/FORMATS.md``).
+"""Parsers for AudioSet's published annotation files (``docs/formats.md``).
 
 - ``*_segments.csv``: ``#`` comment lines, then ``YTID, start_seconds, end_seconds,
   "mid,mid,..."`` with a space after each comma and the label list quoted.

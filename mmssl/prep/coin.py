@@ -61,9 +61,8 @@ def prepare(annotations: str | Path, videos: str | Path, out: str | Path, config
                          strict, progress, run)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    return step_main(DATASET, COIN_FORMAT, SUBSETS, __doc__, argv,
-                     "COIN.json")
+def main(argv: list[str] | None = None, prog: str | None = None) -> dict:
+    return step_main(DATASET, COIN_FORMAT, SUBSETS, __doc__, argv, "COIN.json", prog)
 
 
 if __name__ == "__main__":

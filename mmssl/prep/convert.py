@@ -1,5 +1,7 @@
 """Turning one source video and its segments into shard samples.
 
+Frames and sound come from the video backend ``PrepConfig.video_backend`` names
+(:mod:`mmssl.media.backends`), segment by segment as the backend finishes them.
 Sources without a video stream are a failure (``no_video_stream``) except for the datasets
 in :data:`AUDIO_ONLY_DATASETS`, whose audio-only files become audio-only samples (AAC in
 mp4, ``num_frames`` 0, ``has_video`` false; see :mod:`mmssl.shard_format`).
@@ -10,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
 from mmssl.config import PrepConfig
 from mmssl.media import (
     AUDIO_RATE,
@@ -21,8 +21,8 @@ from mmssl.media import (
     mp4_bytes,
     probe,
 )
-from mmssl.media.backends import decode_segments
-from mmssl.media.decode import Clip, cut_audio_segments, iter_segments
+from mmssl.media.backends import cut_audio_clips, cut_clips
+from mmssl.media.decode import Clip
 from mmssl.prep.tasks import SegmentSpec, VideoTask
 from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
 
@@ -58,7 +58,7 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
         encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
         samples = {}
         for index, outcome in _cut(task.path, [(s.start, s.end) for s in valid], config,
-                                   audio_only, info.has_audio):
+                                   audio_only):
             if isinstance(outcome, MediaError):
                 failures.append(Failure(task.video_id, outcome.reason, outcome.detail))
             else:
@@ -77,51 +77,13 @@ def _check_sane(info: MediaInfo, config: PrepConfig, path: str) -> None:
         raise MediaError("absurd_duration", path, f"{info.duration:.0f} s")
 
 
-def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig, audio_only: bool,
-         has_audio: bool = True) -> Iterator[tuple[int, Clip | MediaError]]:
+def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig,
+         audio_only: bool) -> Iterator[tuple[int, Clip | MediaError]]:
     """``(index, clip or per-segment error)`` for each span, as the backend produces them."""
     if audio_only:
-        return _one_by_one(lambda span: cut_audio_segments(path, [span], AUDIO_RATE)[0], spans)
-    if config.video_backend == "pyav":
-        return iter_segments(path, spans, config.fps, config.short_side, AUDIO_RATE)
-    try:
-        return enumerate(_backend_clips(path, spans, config, has_audio))
-    except MediaError as error:
-        if error.reason != "segment_out_of_range":
-            raise
-        return _one_by_one(lambda span: _backend_clips(path, [span], config, has_audio)[0],
-                           spans)
-
-
-def _backend_clips(path: str, spans, config: PrepConfig, has_audio: bool) -> list[Clip]:
-    """Another backend's frames (``config.video_backend``) with PyAV's audio."""
-    frames = decode_segments(path, spans, config.fps, config.short_side, config.video_backend)
-    sounds = (cut_audio_segments(path, spans, AUDIO_RATE) if has_audio
-              else [None] * len(spans))
-    return [_clip(start, images, sound, config.fps)
-            for (start, _), images, sound in zip(spans, frames, sounds, strict=True)]
-
-
-def _one_by_one(cut, spans) -> Iterator[tuple[int, Clip | MediaError]]:
-    """Each span cut alone, a span that does not fit the file yielding its error."""
-    for index, span in enumerate(spans):
-        try:
-            yield index, cut(span)
-        except MediaError as error:
-            if error.reason != "segment_out_of_range":
-                raise
-            yield index, error
-
-
-def _clip(start: float, frames: np.ndarray, sound: Clip | None, fps: float) -> Clip:
-    """A clip from another backend's frames and PyAV's audio, the audio cut to the frames'
-    span as :func:`~mmssl.media.cut_segments` does."""
-    end = start + len(frames) / fps
-    audio = None
-    if sound is not None:
-        audio = np.zeros(int(round((end - start) * AUDIO_RATE)), np.float32)
-        audio[: len(sound.audio[: len(audio)])] = sound.audio[: len(audio)]
-    return Clip(start, end, frames, audio)
+        return cut_audio_clips(path, spans, AUDIO_RATE)
+    return cut_clips(path, spans, config.fps, config.short_side, config.video_backend,
+                     AUDIO_RATE)
 
 
 def _valid_segments(task: VideoTask) -> tuple[list[SegmentSpec], list[Failure]]:

@@ -7,11 +7,12 @@ by video id holding parallel ``start``/``end``/``text`` lists) and, optionally,
 picks an anchor narration and its neighbours inside a sample (MIL-NCE).
 
     python -m mmssl.prep.howto100m --captions caption.json --videos VIDEO_DIR --out SHARDS
+
+(``--task-csv HowTo100M_v1.csv`` adds task ids; ``--help`` lists the PrepConfig keys.)
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from mmssl.config import PrepConfig
 from mmssl.prep.annotations import AnnotationError, collect
-from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.arguments import add_prep_arguments, parse_prep, prep_parser
 from mmssl.prep.executors import RunOptions
 from mmssl.prep.find_videos import locate_videos
 from mmssl.prep.runner import run_prep
@@ -126,19 +127,15 @@ def prepare(captions: str | Path, videos: str | Path, out: str | Path, config: P
                     run=run)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m mmssl.prep.howto100m", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None, prog: str | None = None) -> dict:
+    parser = prep_parser(DATASET, __doc__, prog)
     parser.add_argument("--captions", required=True,
                         help="caption.json, raw_caption.json, or a folder of <id>.csv files")
     parser.add_argument("--task-csv", help="HowTo100M_v1.csv (adds task_id labels)")
-    parser.add_argument("--max-sample-seconds", type=float,
-                        default=PrepConfig().max_sample_seconds)
     add_prep_arguments(parser)
-    args = parser.parse_args(argv)
-    config = prep_config(args, max_sample_seconds=args.max_sample_seconds)
+    args, config, run = parse_prep(parser, argv)
     manifest = prepare(args.captions, args.videos, args.out, config, args.task_csv, args.strict,
-                       run=run_options(args))
+                       run=run)
     print(describe(manifest))
     return manifest
 

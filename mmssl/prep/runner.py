@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mmssl.config import PrepConfig
+from mmssl.media.backends import VIDEO_BACKENDS
 from mmssl.prep.convert import Failure, convert_video
 from mmssl.prep.executors import RunOptions, run_calls
 from mmssl.prep.shard_writer import ShardWriter, write_json_atomic
@@ -82,6 +83,7 @@ def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, da
     listing only the complete shards.
     """
     run = run or RunOptions()
+    VIDEO_BACKENDS.get(config.video_backend)  # an unknown name fails here, not per video
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     planned = plan_shards(tasks, config.samples_per_shard)

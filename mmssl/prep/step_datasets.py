@@ -3,11 +3,10 @@ the same steps, only the :class:`~mmssl.prep.segments.StepFormat` differs."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from mmssl.config import PrepConfig
-from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.arguments import add_prep_arguments, parse_prep, prep_parser
 from mmssl.prep.executors import RunOptions
 from mmssl.prep.find_videos import locate_videos
 from mmssl.prep.runner import run_prep
@@ -28,17 +27,15 @@ def prepare_steps(dataset: str, fmt: StepFormat, annotations: str | Path, videos
 
 
 def step_main(dataset: str, fmt: StepFormat, subsets: tuple[str, ...], doc: str,
-              argv: list[str] | None, annotations_help: str) -> dict:
+              argv: list[str] | None, annotations_help: str, prog: str | None = None) -> dict:
     """``python -m mmssl.prep.<dataset> --annotations FILE --videos DIR --out DIR``."""
-    parser = argparse.ArgumentParser(prog=f"python -m mmssl.prep.{dataset}", description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = prep_parser(dataset, doc, prog)
     parser.add_argument("--annotations", required=True, help=annotations_help)
     parser.add_argument("--subset", choices=subsets, action="append",
                         help="subsets to convert (repeatable; default all)")
     add_prep_arguments(parser)
-    args = parser.parse_args(argv)
-    manifest = prepare_steps(dataset, fmt, args.annotations, args.videos, args.out,
-                             prep_config(args), tuple(args.subset or subsets), args.strict,
-                             run=run_options(args))
+    args, config, run = parse_prep(parser, argv)
+    manifest = prepare_steps(dataset, fmt, args.annotations, args.videos, args.out, config,
+                             tuple(args.subset or subsets), args.strict, run=run)
     print(describe(manifest))
     return manifest

@@ -52,9 +52,9 @@ def prepare(annotations: str | Path, videos: str | Path, out: str | Path, config
                          strict, progress, run)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, prog: str | None = None) -> dict:
     return step_main(DATASET, YOUCOOK2_FORMAT, SUBSETS, __doc__, argv,
-                     "youcookii_annotations_trainval.json")
+                     "youcookii_annotations_trainval.json", prog)
 
 
 if __name__ == "__main__":

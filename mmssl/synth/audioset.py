@@ -1,4 +1,4 @@
-"""A tiny AudioSet in the published formats (``../shared/FORMATS.md``), from the synthetic world.
+"""A tiny AudioSet in the published formats (``docs/formats.md``), from the synthetic world.
 
 Layout under ``root``::
 

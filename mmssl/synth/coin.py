@@ -1,4 +1,4 @@
-"""A synthetic COIN: task-structured videos in COIN's published format (``../shared/FORMATS.md``).
+"""A synthetic COIN: task-structured videos in COIN's published format (``docs/formats.md``).
 
 Layout under ``root``::
 

@@ -1,4 +1,4 @@
-"""Write the synthetic world to disk in the public formats (``../shared/FORMATS.md``).
+"""Write the synthetic world to disk in the public formats (``docs/formats.md``).
 
 Layout under ``root``::
 

@@ -1,4 +1,6 @@
-"""The video backends (PyAV, decord) agree on which frames they pick, and fail the same way.
+"""The video backends (PyAV, decord) agree on which frames they pick, and fail the same way;
+they are chosen by name from one registry, and a backend offering frames only gets PyAV's
+sound of the same span, clip for clip as PyAV's one pass cuts it.
 
 The source is H.264 with B-frames where frame ``i`` is flat gray at level ``8 * i``, so the
 brightness of an output frame names the source frame it came from.
@@ -10,12 +12,13 @@ import pytest
 from mmssl.media import MediaError, VideoEncoding, write_mp4
 from mmssl.media.backends import (
     DEFAULT_BACKEND,
+    VIDEO_BACKENDS,
+    PyAVBackend,
+    VideoBackend,
     decode_segments,
-    get_backend,
-    list_backends,
-    register_backend,
 )
 from mmssl.media.decord_backend import frame_indices
+from mmssl.registry import RegistryError
 
 FPS = 10.0
 FRAMES = 30  # 3 s; the last level is 8 * 29 = 232
@@ -47,13 +50,41 @@ def expected_indices(start: float, end: float) -> list[int]:
     return [source_index(t) for t in times if t < FRAMES / FPS - 1e-6]
 
 
-def test_registry():
+def test_registry(gray_mp4):
     assert DEFAULT_BACKEND == "pyav"
-    assert {"pyav", "decord"} <= set(list_backends())
-    with pytest.raises(ValueError, match="already registered"):
-        register_backend("pyav", get_backend("pyav"))
-    with pytest.raises(ValueError, match="unknown video backend 'opencv'"):
-        get_backend("opencv")
+    assert {"pyav", "decord"} <= set(VIDEO_BACKENDS.list())
+    with pytest.raises(RegistryError, match="'pyav' is already registered"):
+        VIDEO_BACKENDS.register("pyav")(PyAVBackend)
+    with pytest.raises(RegistryError, match="unknown video backend 'opencv'; known: .*decord"):
+        decode_segments(gray_mp4, SEGMENTS, OUT_FPS, 24, backend="opencv")
+
+
+class FramesOnly(VideoBackend):
+    """A backend with frames only (PyAV's, so the two paths can be compared exactly):
+    :meth:`VideoBackend.clips` adds the sound."""
+
+    def frames(self, source, segments, fps, short_side=None):
+        return PyAVBackend().frames(source, segments, fps, short_side)
+
+
+def test_frames_only_backend_clips_like_the_one_pass(tmp_path):
+    """Frames then PyAV's audio of the frames' span (a segment's rounded frame count may
+    end past it) equal PyAV's one pass; a segment past the end yields its error alone."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (30, 48, 80, 3), dtype=np.uint8)
+    sound = (0.3 * np.sin(np.arange(3 * 22050) * 0.05)).astype(np.float32)[None]
+    path = tmp_path / "av.mp4"
+    write_mp4(path, frames, VideoEncoding(fps=FPS, gop=8), sound, 22050)
+    spans = [(0.0, 1.1), (1.2, 3.0), (2.5, 4.0), (5.0, 6.0)]
+    ours = dict(FramesOnly().clips(str(path), spans, OUT_FPS, 24))
+    theirs = dict(VIDEO_BACKENDS.build("pyav").clips(str(path), spans, OUT_FPS, 24))
+    assert sorted(ours) == sorted(theirs) == [0, 1, 2, 3]
+    assert ours[3].reason == theirs[3].reason == "segment_out_of_range"
+    for index in range(3):
+        assert (ours[index].start, ours[index].end) == (theirs[index].start, theirs[index].end)
+        np.testing.assert_array_equal(ours[index].frames, theirs[index].frames)
+        np.testing.assert_array_equal(ours[index].audio, theirs[index].audio)
+    assert theirs[0].end > spans[0][1]  # 8 frames at 7 fps: the clip ends past 1.1 s
 
 
 def test_pyav_picks_last_frame_at_or_before_each_time(gray_mp4):

@@ -6,11 +6,14 @@ import shutil
 import tarfile
 
 import pytest
+from conftest import differing_members, shard_bytes
 
 from mmssl.config import PrepConfig
 from mmssl.media import probe
+from mmssl.media.backends import VIDEO_BACKENDS, PyAVBackend, VideoBackend
 from mmssl.prep import howto100m, youcook2
 from mmssl.prep.annotations import AnnotationError
+from mmssl.registry import RegistryError
 from mmssl.shard_format import decode_meta, read_manifest, stats_path
 
 PREP = PrepConfig(samples_per_shard=3, workers=1)
@@ -182,3 +185,29 @@ def test_decord_backend_converts_like_pyav(tiny_world, tmp_path):
         results[backend] = sorted((m["video_id"], m["start"], m["num_frames"], m["has_audio"])
                                   for m in metas)
     assert results["decord"] == results["pyav"] and results["pyav"]
+
+
+@VIDEO_BACKENDS.register("pyav_frames")
+class PyAVFramesOnly(VideoBackend):
+    """A registered backend with frames only (PyAV's), so the converter takes the path every
+    frames-only backend (decord) takes: frames, then PyAV's sound of their span."""
+
+    def frames(self, source, segments, fps, short_side=None):
+        return PyAVBackend().frames(source, segments, fps, short_side)
+
+
+def test_converter_goes_through_the_backend_registry(tiny_world, tmp_path):
+    """PyAV's one pass and a frames-only backend, both chosen by name, write the same bytes
+    (HowTo100M samples, whose rounded frame counts end a little past the segment)."""
+    howto = tiny_world / "howto100m"
+    for backend in ("pyav", "pyav_frames"):
+        config = PrepConfig(samples_per_shard=3, workers=1, video_backend=backend)
+        howto100m.prepare(howto / "caption.json", howto / "videos", tmp_path / backend, config,
+                          progress=False)
+    assert shard_bytes(tmp_path / "pyav") == shard_bytes(tmp_path / "pyav_frames"), \
+        differing_members(tmp_path / "pyav", tmp_path / "pyav_frames")
+    assert shard_bytes(tmp_path / "pyav")
+    with pytest.raises(RegistryError, match="unknown video backend 'opencv'; known: .*pyav"):
+        howto100m.prepare(howto / "caption.json", howto / "videos", tmp_path / "opencv",
+                          PrepConfig(video_backend="opencv"), progress=False)
+    assert not (tmp_path / "opencv").exists()

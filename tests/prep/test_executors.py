@@ -2,14 +2,13 @@
 local runtime) and two nodes run one after the other; a node alone writes only its shards
 and no manifest."""
 
-import argparse
 
 import pytest
 from conftest import differing_members, shard_bytes
 
 from mmssl.config import PrepConfig
 from mmssl.prep import executors, youcook2
-from mmssl.prep.arguments import add_prep_arguments, prep_config, run_options
+from mmssl.prep.arguments import add_prep_arguments, parse_prep, prep_parser
 from mmssl.prep.executors import RunOptions
 from mmssl.shard_format import MANIFEST_NAME, read_manifest
 
@@ -72,13 +71,19 @@ def test_node_options_are_checked():
         RunOptions(executor="spark")
 
 
-def test_cli_options_parse_into_run_options():
-    parser = argparse.ArgumentParser()
-    add_prep_arguments(parser)
-    args = parser.parse_args(["--videos", "v", "--out", "o", "--executor", "ray",
-                              "--num-nodes", "4", "--node-rank", "3"])
-    assert run_options(args) == RunOptions(executor="ray", num_nodes=4, node_rank=3)
-    assert prep_config(args).workers == PrepConfig().workers
+def test_cli_options_parse_into_run_options_and_prep_config(capsys):
+    def parse(*argv):
+        parser = prep_parser("youcook2", "")
+        add_prep_arguments(parser)
+        return parse_prep(parser, ["--videos", "v", "--out", "o", *argv])
+
+    args, config, run = parse("--executor", "ray", "--num-nodes", "4", "--node-rank", "3",
+                              "--gop=4")
+    assert run == RunOptions(executor="ray", num_nodes=4, node_rank=3)
+    assert config == PrepConfig(gop=4) and args.out == "o"
+    with pytest.raises(SystemExit):
+        parse("--num-nodes", "2", "--node-rank", "2")
+    assert "node rank 2 of 2" in capsys.readouterr().err
 
 
 def test_missing_ray_names_the_extra(monkeypatch):
