@@ -10,8 +10,8 @@ import mmssl
 # Higher numbers are higher layers; a module may import its own layer only where
 # SIDEWAYS allows it.
 LAYERS = {
-    "config": 0, "command_line": 0, "registry": 0, "distributed": 0, "shard_format": 0,
-    "media": 1,
+    "config": 0, "registry": 0, "distributed": 0, "shard_format": 0,
+    "media": 1, "command_line": 1,
     "prep": 2, "synth": 2,
     "data": 3,
     "models": 4, "losses": 4,
