@@ -13,7 +13,7 @@ Shards come from a small synthetic HowTo100M world (128×96, 16 fps sources) con
 Paths, each on one process with one torch thread, as in a DataLoader worker
 (``TrainingStream`` iterated in the main process):
 
-- ``stream``: ``mmssl.data.pipeline.TrainingStream`` — tar reading, shuffle buffers, MP4
+- ``stream``: ``mmssl.data.training_stream.TrainingStream`` — tar reading, shuffle buffers, MP4
   open, seek + decode + RGB of the clip's frames, audio window + log-mel, tokenizing K
   candidate narrations, normalising, collating into batches;
 - ``bare``: the same shards read in order with ``tarfile``; per sample one PyAV open and, for
@@ -40,9 +40,9 @@ import av
 import torch
 
 from mmssl.config import DataConfig, PrepConfig, SynthConfig
-from mmssl.data.pipeline import TrainingStream
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.training_stream import TrainingStream
 from mmssl.prep.howto100m import prepare
 from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta
 from mmssl.synth.generate import generate_world

@@ -40,8 +40,8 @@ from pathlib import Path
 import torch
 
 from mmssl.config import PrepConfig, SynthConfig, demo_train_config, save_config
-from mmssl.data.pipeline import TrainingStream
 from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.training_stream import TrainingStream
 from mmssl.prep.howto100m import prepare
 from mmssl.synth.generate import generate_world
 from mmssl.train import narration_texts, train

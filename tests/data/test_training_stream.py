@@ -1,5 +1,5 @@
 """The training stream from real shards: the batch contract, masks, rank/worker split,
-determinism, and bad samples skipped and counted."""
+determinism, resuming without decoding, and bad samples skipped and counted."""
 
 import itertools
 import json
@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from mmssl.config import DataConfig, PrepConfig
-from mmssl.data.pipeline import TrainingStream, reader_shards
+from mmssl.data.shard_split import reader_shards
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
-from mmssl.media import VideoEncoding, mp4_bytes
+from mmssl.data import training_stream
+from mmssl.data.training_stream import TrainingStream
+from mmssl.media import ClipReader, VideoEncoding, mp4_bytes
 from mmssl.prep.runner import build_manifest
 from mmssl.prep.shard_writer import ShardWriter
 from mmssl.shard_format import MANIFEST_NAME, encode_meta, shard_name
@@ -57,6 +59,54 @@ def test_ranks_get_disjoint_shards(tiny_shards):
     assert not set(split[0]) & set(split[1]) and sorted(split[0] + split[1]) == sorted(paths)
 
 
+def assert_same_batches(first: list[dict], second: list[dict]) -> None:
+    assert len(first) == len(second)
+    for a, b in zip(first, second, strict=True):
+        assert a.keys() == b.keys() and a["meta"] == b["meta"]
+        for key in a:
+            if torch.is_tensor(a[key]):
+                assert torch.equal(a[key], b[key]), key
+
+
+def count_decodes(monkeypatch) -> dict[str, int]:
+    """Count calls of ClipReader's decoding methods from now on (the real methods run)."""
+    calls = {"frames": 0, "audio_window": 0}
+    for name in calls:
+        real = getattr(ClipReader, name)
+
+        def counted(self, *args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(self, *args)
+
+        monkeypatch.setattr(ClipReader, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("views", [1, 2])
+def test_resumed_stream_continues_the_fresh_one_without_decoding_the_skipped(
+        tiny_shards, monkeypatch, views):
+    config = small_config(tiny_shards["howto100m"], views=views)
+    start, more = 7, 2  # 7 batches of 6 clips: several epochs of the tiny shards
+    fresh = first_batches(TrainingStream(config, TOKENIZER, seed=2), start + more)
+    decoded = count_decodes(monkeypatch)
+    resumed = first_batches(TrainingStream(config, TOKENIZER, seed=2, start_batch=start), more)
+    assert_same_batches(resumed, fresh[start:])
+    clips = more * config.batch_size  # decoded: the yielded clips only, each view once
+    assert decoded == {"frames": clips * views, "audio_window": clips}
+
+
+def test_resumed_loader_workers_continue_the_fresh_loader(tiny_shards):
+    config = small_config(tiny_shards["howto100m"], num_workers=2)
+
+    def loader_batches(start_batch, count):
+        stream = TrainingStream(config, TOKENIZER, seed=1, start_batch=start_batch)
+        loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=2)
+        return [{k: v for k, v in b.items() if k != "skipped"}
+                for b in itertools.islice(loader, count)]
+
+    assert_same_batches(loader_batches(3, 3), loader_batches(0, 6)[3:])
+
+
 def _write_shard(directory, samples):
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / shard_name(0)
@@ -93,6 +143,34 @@ def test_missing_audio_is_masked_and_bad_samples_are_counted(tmp_path):
     assert batch["audio"][by_key["silent"]].abs().sum() == 0
     assert sum(stream.skip.counts.values()) == 1
     assert batch["skipped"] == {"worker": 0, "counts": {"unreadable": 1}}
+
+
+def damaged(media: bytes) -> bytes:
+    """The mp4 with its frame data zeroed: it opens, but its frames do not decode."""
+    data, moov = media.find(b"mdat") + 4, media.find(b"moov") - 4
+    return media[:data] + bytes(moov - data) + media[moov:]
+
+
+def test_a_clip_that_fails_to_decode_is_skipped_and_counted(tmp_path):
+    good = _sample("good")
+    _write_shard(tmp_path, [good, _sample("damaged", media=damaged(good["mp4"])),
+                            _sample("fine")])
+    stream = TrainingStream(small_config(tmp_path, batch_size=2, clips_per_sample=1,
+                                         shuffle_buffer=1), TOKENIZER)
+    with pytest.warns(UserWarning, match="skipping bad sample \\(decode_error\\).*damaged"):
+        batch = first_batches(stream, 1)[0]
+    assert [m["video_id"] for m in batch["meta"]] == ["good", "fine"]
+    assert batch["skipped"]["counts"] == {"decode_error": 1}
+
+
+def test_a_reader_whose_clips_all_fail_to_decode_stops_with_a_clear_error(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr(training_stream, "FAILED_CLIPS_IN_A_ROW_LIMIT", 5)
+    _write_shard(tmp_path, [_sample("damaged", media=damaged(_sample("good")["mp4"]))])
+    stream = TrainingStream(small_config(tmp_path, batch_size=2), TOKENIZER)
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError,
+                                                  match="last 5 clips .* failed to decode"):
+        first_batches(stream, 1)
 
 
 def test_too_few_shards_for_the_readers_is_a_clear_error(tiny_shards):
