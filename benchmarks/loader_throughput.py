@@ -13,14 +13,15 @@ Shards come from a small synthetic HowTo100M world (128×96, 16 fps sources) con
 Paths, each on one process with one torch thread, as in a DataLoader worker
 (``TrainingStream`` iterated in the main process):
 
-- ``stream``: ``mmssl.data.training_stream.TrainingStream`` — tar reading, shuffle buffers, MP4
-  open, seek + decode + RGB of the clip's frames, audio window + log-mel, tokenizing K
+- ``stream``: ``mmssl.data.training_stream.TrainingStream`` — tar reading, shuffle buffers
+  of samples and clip plans, an MP4 open per sample (planning) and per clip (decoding),
+  seek + decode + RGB of the clip's frames, audio window + log-mel, tokenizing K
   candidate narrations, normalising, collating into batches;
 - ``bare``: the same shards read in order with ``tarfile``; per sample one PyAV open and, for
   as many clips as the stream cuts from it (``min(clips_per_sample, narrations)``), a seek
   to a random start and decoding ``clip_frames`` frames to RGB arrays. Nothing else.
 
-Goal (issue 3): stream ≥ 0.8 × bare clips/s.
+Goal: stream ≥ 0.8 × bare clips/s.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ Each comparison alternates its runs ``--rounds`` times (the shared machine's loa
 reports medians and the per-round ratios. Steps/s and samples/s are from the run's own
 ``log.jsonl`` records (every 5 steps), the first two intervals (start-up, first batches)
 left out; ``data wait`` is the fraction of
-wall time the loop spent blocked on the loader. Goal (issue 6): loader ≥ 0.9 × memory.
+wall time the loop spent blocked on the loader. Goal: loader ≥ 0.9 × memory.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 A :class:`ClipPlan` holds every choice behind a clip — which sample, which anchor
 narration and which K − 1 neighbours as candidates (:func:`candidate_window`), where the
 clip starts (:func:`clip_start`), and with ``views=2`` the second view's start and both
-crop boxes. Planning reads the sample's JSON member only (the mp4 is opened, not decoded)
-and makes every random draw. Materialising a plan decodes the frames and the audio under
-them, computes the log-mel and tokenises the candidates; it draws nothing, so a clip
-depends on its plan alone.
+crop boxes. Planning reads the sample's JSON member only (the mp4 is not even opened) and
+makes every random draw. Materialising a plan opens the mp4, decodes the frames and the
+audio under the clip, computes the log-mel and tokenises the candidates; it draws
+nothing, so a clip depends on its plan alone.
 
 The split lets a resumed stream replay the plans of the batches already trained on — tar
 reading and random draws — and decode only what it yields. The draws are made in the same
@@ -30,7 +30,7 @@ from mmssl.config import DataConfig
 from mmssl.data.augment import CropBox, random_crop_box, resized_crop
 from mmssl.data.candidates import candidate_window, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
-from mmssl.data.shards import SkipCounter
+from mmssl.data.shards import ShardSample, SkipCounter
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.media import ClipReader, MediaError
 from mmssl.shard_format import clip_key
@@ -40,16 +40,14 @@ from mmssl.shard_format import clip_key
 class ClipPlan:
     """Everything that decides one training clip, before anything is decoded.
 
-    ``media`` and ``sample`` are the shard sample's mp4 bytes and JSON member (shared by
-    the plans of one sample); ``texts`` the candidate narrations, anchor first; ``start``
+    ``sample`` is the shard sample (shared by the plans of one sample); ``texts`` the
+    candidate narrations, anchor first; ``start``
     the clip's start in the sample, seconds; ``meta`` the clip's batch meta (key,
     video_id, start in the source, anchor). With two views: ``second_start`` the second
     view's start and ``crops`` each view's crop box.
     """
 
-    media: bytes
-    sample: dict
-    where: str
+    sample: ShardSample
     texts: tuple[str, ...]
     start: float
     meta: dict
@@ -68,7 +66,7 @@ class TrainingClips:
         self.tokenizer = tokenizer
         self.cutter = ClipCutter.from_config(config)
 
-    def plans(self, samples: Iterator[OpenSample], rng: random.Random,
+    def plans(self, samples: Iterator[ShardSample], rng: random.Random,
               skip: SkipCounter) -> Iterator[ClipPlan]:
         """The plans of each sample's clips; a sample without a narration inside it is
         skipped and counted."""
@@ -82,7 +80,7 @@ class TrainingClips:
             # downstream draws from the same RNG each time it takes an item.
             yield from [self._plan(sample, texts, anchor, rng) for anchor in anchors]
 
-    def _plan(self, sample: OpenSample, texts: list[dict], anchor: int,
+    def _plan(self, sample: ShardSample, texts: list[dict], anchor: int,
               rng: random.Random) -> ClipPlan:
         first, last = candidate_window([t["start"] for t in texts], [t["end"] for t in texts],
                                        anchor, self.config.num_candidates)
@@ -102,27 +100,27 @@ class TrainingClips:
         absolute = sample.meta["start"] + start
         meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
                 "anchor": texts[anchor]["text"]}
-        return ClipPlan(sample.reader.source, sample.meta, sample.where,
-                        tuple(texts[i]["text"] for i in [anchor, *others]), start, meta,
+        return ClipPlan(sample, tuple(texts[i]["text"] for i in [anchor, *others]), start, meta,
                         second, crops)
 
     def materialise(self, plan: ClipPlan) -> dict:
         """Decode and compute the clip ``plan`` describes. Raises :class:`MediaError` when
-        its frames or audio cannot be decoded, or its frames are not the size its JSON
-        member gives."""
+        its mp4 does not open, its frames or audio cannot be decoded, or its frames are not
+        the size its JSON member gives."""
         k = self.config.num_candidates
         text = torch.zeros(k, self.config.max_words, dtype=torch.long)
         text[: len(plan.texts)] = self.tokenizer(list(plan.texts), self.config.max_words)
-        with ClipReader(plan.media) as reader:
-            sample = OpenSample(reader, plan.sample, plan.where)
+        where = plan.sample.where
+        with ClipReader(plan.sample.media) as reader:
+            sample = OpenSample(reader, plan.sample.meta, where)
             audio, has_audio = self.cutter.audio(sample, plan.start)
             clip = {"video": self.cutter.video(sample, plan.start), "audio": audio,
                     "audio_mask": has_audio, "text": text,
                     "text_mask": torch.arange(k) < len(plan.texts), "meta": plan.meta}
             if plan.crops is not None:
                 second = self.cutter.video(sample, plan.second_start)
-                clip["video"] = _cropped(clip["video"], plan.crops[0], plan.where)
-                clip["video_view2"] = _cropped(second, plan.crops[1], plan.where)
+                clip["video"] = _cropped(clip["video"], plan.crops[0], where)
+                clip["video_view2"] = _cropped(second, plan.crops[1], where)
         return clip
 
 

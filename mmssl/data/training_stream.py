@@ -2,7 +2,7 @@
 
 Per reader (process × DataLoader worker, :mod:`mmssl.data.shard_split`)::
 
-    shards → tar samples → shuffle buffer → opened samples → clip plans → shuffle buffer
+    shards → tar samples → shuffle buffer → JSON members read → clip plans → shuffle buffer
            → [replayed: the plans of batches already trained on] → materialised clips
            → groups of batch_size → collate
 
@@ -28,7 +28,7 @@ from mmssl.config import DataConfig
 from mmssl.data.batching import collate, groups
 from mmssl.data.shard_mix import mix_sources, resampled_urls
 from mmssl.data.shard_split import check_readers, reader_shards
-from mmssl.data.shards import SkipCounter, open_samples, raw_samples
+from mmssl.data.shards import SkipCounter, raw_samples, read_samples
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.data.training_clips import ClipPlan, TrainingClips
 from mmssl.media import MediaError
@@ -53,10 +53,11 @@ class TrainingStream(torch.utils.data.IterableDataset):
     ``start_batch``: the data position to resume from — how many batches this rank's
     DataLoader already handed out. The loader takes batches from its workers in turn, so
     worker w replays the plans of its share of them (:func:`batches_before`) without
-    decoding, and the stream continues exactly where it stopped. The one thing replaying
-    cannot see is a clip whose frames or audio fail to decode (a sample that opens but is
-    damaged inside): the first run dropped it, the replay does not, so a resume across one
-    continues one clip later on that worker.
+    opening an mp4, and the stream continues exactly where it stopped. Replaying sees
+    everything the JSON members say (bad JSON, no narration, no video); what it cannot see
+    is damaged media — an mp4 that does not open or whose frames or audio fail to decode:
+    the first run dropped that clip, the replay does not, so a resume across one continues
+    one clip later on that worker.
     """
 
     def __init__(self, config: DataConfig, tokenizer: WordTokenizer, seed: int = 0,
@@ -100,12 +101,12 @@ class TrainingStream(torch.utils.data.IterableDataset):
             try:
                 clip = self.clips.materialise(plan)
             except MediaError as error:
-                self.skip(error.reason, f"{plan.where}: {error}")
+                self.skip(error.reason, f"{plan.sample.where}: {error}")
                 failed += 1
                 if failed == FAILED_CLIPS_IN_A_ROW_LIMIT:
                     raise RuntimeError(f"{self.config.shards or self.config.mix}: the last "
                                        f"{failed} clips of rank {self.rank} all failed to "
-                                       f"decode, the last {plan.where}: {error}") from error
+                                       f"decode, the last {plan.sample.where}: {error}") from error
                 continue
             failed = 0
             yield clip
@@ -126,7 +127,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
 
     def _plans_from(self, urls, rng: random.Random, what: str) -> Iterator[ClipPlan]:
         raw = wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw_samples(urls, self.skip))
-        samples = open_samples(raw, self.skip)
+        samples = read_samples(raw, self.skip)
         planned = 0
         for plan in self.clips.plans(samples, rng, self.skip):
             planned += 1

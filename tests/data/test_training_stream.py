@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from mmssl.config import DataConfig, PrepConfig
+from mmssl.data import training_stream
 from mmssl.data.shard_split import reader_shards
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
-from mmssl.data import training_stream
 from mmssl.data.training_stream import TrainingStream
 from mmssl.media import ClipReader, VideoEncoding, mp4_bytes
 from mmssl.prep.runner import build_manifest
@@ -161,6 +161,24 @@ def test_a_clip_that_fails_to_decode_is_skipped_and_counted(tmp_path):
         batch = first_batches(stream, 1)[0]
     assert [m["video_id"] for m in batch["meta"]] == ["good", "fine"]
     assert batch["skipped"]["counts"] == {"decode_error": 1}
+
+
+def test_samples_skipped_by_their_json_are_skipped_again_when_replayed(tmp_path, monkeypatch):
+    unnarrated = _sample("unnarrated")
+    unnarrated["json"] = unnarrated["json"].replace(b'"start": 0.2', b'"start": 9.0')
+    broken = {**_sample("broken"), "json": b"{not json"}
+    good = [_sample(f"good{i}") for i in range(5)]
+    _write_shard(tmp_path, [good[0], unnarrated, *good[1:3], broken, *good[3:]])
+    config = small_config(tmp_path, batch_size=2, clips_per_sample=1, shuffle_buffer=3)
+    with pytest.warns(UserWarning, match="skipping bad sample"):
+        fresh = first_batches(TrainingStream(config, TOKENIZER, seed=5), 6)
+    decoded = count_decodes(monkeypatch)
+    with pytest.warns(UserWarning, match="skipping bad sample"):
+        resumed = first_batches(TrainingStream(config, TOKENIZER, seed=5, start_batch=4), 2)
+    assert_same_batches(resumed, fresh[4:])
+    assert decoded["frames"] == 2 * config.batch_size
+    assert resumed[-1]["skipped"] == fresh[-1]["skipped"]  # the replay counted them too
+    assert set(fresh[-1]["skipped"]["counts"]) == {"no_narration", "JSONDecodeError"}
 
 
 def test_a_reader_whose_clips_all_fail_to_decode_stops_with_a_clear_error(tmp_path,
