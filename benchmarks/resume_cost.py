@@ -11,10 +11,10 @@ frames at 112), batch 32, one process, one torch thread, no DataLoader worker (i
 resumed run each of W workers replays N / W of the batches, in parallel).
 
 - ``decode``: ``DecodingReplay``, the stream with its replay step materialising every
-  skipped plan (decoding frames and audio, log-mel, tokenising) before dropping it — the
-  work the stream did on resume before;
-- ``replay``: ``TrainingStream`` as it is — tar reading, opening each sample's mp4 (no
-  decode) and the random draws of the skipped batches.
+  skipped plan (opening the mp4, decoding frames and audio, log-mel, tokenising) before
+  dropping it — the work the stream did on resume before;
+- ``replay``: ``TrainingStream`` as it is — tar reading, decoding the JSON members and
+  the random draws of the skipped batches; no mp4 is opened.
 
 Both must yield the same first batch; the script checks it. The table gives wall seconds;
 the JSON adds CPU seconds of this process (steadier on a shared machine).
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import tempfile
 import time
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import av
 import torch
-from loader_throughput import BATCH, make_shards, tokenizer_for
+from loader_throughput import bench_configs
 
 from mmssl.config import DataConfig
 from mmssl.data.training_stream import TrainingStream
@@ -65,25 +66,24 @@ def main() -> None:
     rows = []
     print(f"{'config':<8}{'start batch':>12}{'decode s':>10}{'replay s':>10}{'speed-up':>10}")
     with tempfile.TemporaryDirectory(prefix="mmssl-resume-bench-") as tmp:
-        shards = make_shards(Path(tmp), args.videos)
-        tokenizer = tokenizer_for(Path(tmp))
-        for name, frames, side in (("demo", 8, 48), ("16x112", 16, 112)):
-            config = DataConfig(shards=shards[side], clip_frames=frames, batch_size=BATCH,
-                                num_workers=0)
+        tokenizer, configs = bench_configs(Path(tmp), args.videos)
+        for name, side, config in configs:
             for start in args.starts:
                 old, old_cpu, old_batch = first_batch(DecodingReplay, config, tokenizer, start)
                 new, new_cpu, new_batch = first_batch(TrainingStream, config, tokenizer, start)
                 assert old_batch["meta"] == new_batch["meta"]
                 assert torch.equal(old_batch["video"], new_batch["video"])
-                rows.append({"config": name, "clip_frames": frames, "short_side": side,
-                             "batch_size": BATCH, "start_batch": start,
+                rows.append({"config": name, "clip_frames": config.clip_frames,
+                             "short_side": side, "batch_size": config.batch_size,
+                             "start_batch": start,
                              "decode_s": round(old, 3), "replay_s": round(new, 3),
                              "speedup": round(old / new, 1), "decode_cpu_s": round(old_cpu, 3),
                              "replay_cpu_s": round(new_cpu, 3)})
                 print(f"{name:<8}{start:>12}{old:>10.2f}{new:>10.2f}{old / new:>10.1f}",
                       flush=True)
     record = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
-                          "av": av.__version__, "torch": torch.__version__},
+                          "av": av.__version__, "torch": torch.__version__,
+                          "load_average_after": os.getloadavg()},
               "videos": args.videos, "rows": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(record, indent=1))

@@ -41,10 +41,9 @@ class ClipPlan:
     """Everything that decides one training clip, before anything is decoded.
 
     ``sample`` is the shard sample (shared by the plans of one sample); ``texts`` the
-    candidate narrations, anchor first; ``start``
-    the clip's start in the sample, seconds; ``meta`` the clip's batch meta (key,
-    video_id, start in the source, anchor). With two views: ``second_start`` the second
-    view's start and ``crops`` each view's crop box.
+    candidate narrations, anchor first; ``start`` the clip's start in the sample, seconds;
+    ``meta`` the clip's batch meta (key, video_id, start in the source, anchor). With two
+    views: ``second_start`` the second view's start and ``crops`` each view's crop box.
     """
 
     sample: ShardSample
