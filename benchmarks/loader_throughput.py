@@ -13,14 +13,15 @@ Shards come from a small synthetic HowTo100M world (128×96, 16 fps sources) con
 Paths, each on one process with one torch thread, as in a DataLoader worker
 (``TrainingStream`` iterated in the main process):
 
-- ``stream``: ``mmssl.data.pipeline.TrainingStream`` — tar reading, shuffle buffers, MP4
-  open, seek + decode + RGB of the clip's frames, audio window + log-mel, tokenizing K
-  candidate narrations, normalising, collating into batches;
+- ``stream``: ``mmssl.data.training_stream.TrainingStream`` — tar reading, shuffle buffers
+  of samples and clip plans, an MP4 open per clip, seek + decode + RGB of the clip's
+  frames, audio window + log-mel, tokenizing K candidate narrations, normalising,
+  collating into batches;
 - ``bare``: the same shards read in order with ``tarfile``; per sample one PyAV open and, for
   as many clips as the stream cuts from it (``min(clips_per_sample, narrations)``), a seek
   to a random start and decoding ``clip_frames`` frames to RGB arrays. Nothing else.
 
-Goal (issue 3): stream ≥ 0.8 × bare clips/s.
+Goal: stream ≥ 0.8 × bare clips/s.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ import av
 import torch
 
 from mmssl.config import DataConfig, PrepConfig, SynthConfig
-from mmssl.data.pipeline import TrainingStream
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.training_stream import TrainingStream
 from mmssl.prep.howto100m import prepare
 from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta
 from mmssl.synth.generate import generate_world
@@ -66,6 +67,17 @@ def make_shards(root: Path, videos: int) -> dict[int, str]:
 def tokenizer_for(root: Path) -> WordTokenizer:
     captions = json.loads((root / "world" / "howto100m" / "caption.json").read_text())
     return WordTokenizer.train(t for c in captions.values() for t in c["text"])
+
+
+def bench_configs(root: Path, videos: int
+                  ) -> tuple[WordTokenizer, list[tuple[str, int, DataConfig]]]:
+    """The tokenizer of a synthetic world and its ``(name, short side, config)`` pairs:
+    ``demo`` and ``16x112`` (see the module doc), read in-process."""
+    shards = make_shards(root, videos)
+    configs = [(name, side, DataConfig(shards=shards[side], clip_frames=frames,
+                                       batch_size=BATCH, num_workers=0))
+               for name, frames, side in (("demo", 8, 48), ("16x112", 16, 112))]
+    return tokenizer_for(root), configs
 
 
 def stream_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int) -> float:
@@ -134,14 +146,11 @@ def main() -> None:
     rows = []
     print(f"{'config':<10}{'stream clips/s':>16}{'bare clips/s':>14}{'ratio':>8}")
     with tempfile.TemporaryDirectory(prefix="mmssl-loader-bench-") as tmp:
-        shards = make_shards(Path(tmp), args.videos)
-        tokenizer = tokenizer_for(Path(tmp))
-        for name, frames, side in (("demo", 8, 48), ("16x112", 16, 112)):
-            config = DataConfig(shards=shards[side], clip_frames=frames, batch_size=BATCH,
-                                num_workers=0)
+        tokenizer, configs = bench_configs(Path(tmp), args.videos)
+        for name, side, config in configs:
             stream = stream_rate(config, tokenizer, args.clips)
             bare = bare_rate(config, args.clips)
-            rows.append({"config": name, "clip_frames": frames, "short_side": side,
+            rows.append({"config": name, "clip_frames": config.clip_frames, "short_side": side,
                          "batch_size": BATCH, "stream_clips_per_s": round(stream, 1),
                          "bare_clips_per_s": round(bare, 1), "ratio": round(stream / bare, 2)})
             print(f"{name:<10}{stream:>16.1f}{bare:>14.1f}{stream / bare:>8.2f}", flush=True)

@@ -20,7 +20,7 @@ Each comparison alternates its runs ``--rounds`` times (the shared machine's loa
 reports medians and the per-round ratios. Steps/s and samples/s are from the run's own
 ``log.jsonl`` records (every 5 steps), the first two intervals (start-up, first batches)
 left out; ``data wait`` is the fraction of
-wall time the loop spent blocked on the loader. Goal (issue 6): loader ≥ 0.9 × memory.
+wall time the loop spent blocked on the loader. Goal: loader ≥ 0.9 × memory.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from pathlib import Path
 import torch
 
 from mmssl.config import PrepConfig, SynthConfig, demo_train_config, save_config
-from mmssl.data.pipeline import TrainingStream
 from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.training_stream import TrainingStream
 from mmssl.prep.howto100m import prepare
 from mmssl.synth.generate import generate_world
 from mmssl.train import narration_texts, train

@@ -13,8 +13,8 @@ from safetensors.torch import load_file, save_file
 from mmssl.config import TrainConfig, load_config, save_config
 from mmssl.data.tokenizer import WordTokenizer, load_tokenizer
 from mmssl.methods import build_method
+from mmssl.models.weights import WEIGHTS_NAME
 
-WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.yaml"
 TOKENIZER_NAME = "tokenizer.json"
 

@@ -63,7 +63,7 @@ MEDIA_KEY = "mp4"
 META_KEY = "json"
 MANIFEST_NAME = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
-AUDIO_RATE = 16000
+AUDIO_RATE = 16000  # Hz, mono: every sample's audio, and what mmssl.media decodes to
 
 
 def shard_name(index: int) -> str:

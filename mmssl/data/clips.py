@@ -18,11 +18,10 @@ from mmssl.shard_format import AUDIO_RATE
 VIDEO_MEAN, VIDEO_STD = 0.45, 0.225
 
 
-@dataclass
-class OpenSample:
-    reader: ClipReader
+class SampleTiming:
+    """A shard sample's frame rate, frame count and duration, from its JSON member."""
+
     meta: dict
-    where: str = ""
 
     @property
     def fps(self) -> float:
@@ -35,6 +34,13 @@ class OpenSample:
     @property
     def duration(self) -> float:
         return self.num_frames / self.fps
+
+
+@dataclass
+class OpenSample(SampleTiming):
+    reader: ClipReader
+    meta: dict
+    where: str = ""
 
     @property
     def has_audio(self) -> bool:

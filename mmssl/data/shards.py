@@ -1,6 +1,6 @@
 """Reading prepared shards (the format of :mod:`mmssl.shard_format`): the one home of
-listing a dataset's shards, opening its samples, reading its JSON members and counting
-what cannot be read.
+listing a dataset's shards, reading its samples (JSON decoded, mp4 not yet opened),
+opening them, reading its JSON members alone and counting what cannot be read.
 
 Every reader of shards — the training stream, evaluation, embedding export, the
 vocabulary — goes through here, so a bad sample is treated the same way everywhere: it
@@ -14,10 +14,11 @@ from __future__ import annotations
 import tarfile
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import webdataset as wds
 
-from mmssl.data.clips import OpenSample
+from mmssl.data.clips import OpenSample, SampleTiming
 from mmssl.media import ClipReader, MediaError
 from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta, read_manifest
 
@@ -64,28 +65,55 @@ def sample_where(sample: dict) -> str:
     return f"{sample.get('__url__', '?')}: {sample.get('__key__', '?')}"
 
 
-def open_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = True
-                 ) -> Iterator[OpenSample]:
-    """Raw samples → open samples (each closed again once the consumer moves on).
+@dataclass(frozen=True)
+class ShardSample(SampleTiming):
+    """A shard sample read but not opened: its mp4 bytes and decoded JSON member."""
 
-    A sample that cannot be read — bad JSON, an mp4 that does not open, no video stream
-    when ``need_video`` — is skipped and counted by reason, and the stream goes on.
-    Audio-only samples pass when ``need_video`` is false.
+    media: bytes
+    meta: dict
+    where: str
+
+
+def read_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = True
+                 ) -> Iterator[ShardSample]:
+    """Raw samples → their JSON members decoded, the mp4s left unopened.
+
+    A sample without both members, with JSON that does not decode, or — when
+    ``need_video`` — with no frames by its JSON member, is skipped and counted by reason.
     """
     for sample in samples:
         where = sample_where(sample)
         try:
-            meta = decode_meta(sample[META_KEY])
-            reader = ClipReader(sample[MEDIA_KEY])
-        except (KeyError, ValueError, MediaError) as error:
-            skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
+            read = ShardSample(sample[MEDIA_KEY], decode_meta(sample[META_KEY]), where)
+        except (KeyError, ValueError) as error:
+            skip(type(error).__name__, f"{where}: {error}")
             continue
-        if need_video and (reader.video is None or not meta.get("num_frames")):
-            reader.container.close()
+        if need_video and not read.meta.get("num_frames"):
             skip("no_video_stream", where)
             continue
+        yield read
+
+
+def open_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = True
+                 ) -> Iterator[OpenSample]:
+    """Raw samples → open samples (each closed again once the consumer moves on).
+
+    A sample that cannot be read — bad JSON (:func:`read_samples`), an mp4 that does not
+    open, no video stream when ``need_video`` — is skipped and counted by reason, and the
+    stream goes on. Audio-only samples pass when ``need_video`` is false.
+    """
+    for sample in read_samples(samples, skip, need_video):
+        try:
+            reader = ClipReader(sample.media)
+        except MediaError as error:
+            skip(error.reason, f"{sample.where}: {error}")
+            continue
+        if need_video and reader.video is None:
+            reader.container.close()
+            skip("no_video_stream", sample.where)
+            continue
         with reader:
-            yield OpenSample(reader, meta, where)
+            yield OpenSample(reader, sample.meta, sample.where)
 
 
 def open_dataset(directory: str, skip: SkipCounter, need_video: bool = True

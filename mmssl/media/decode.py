@@ -19,8 +19,8 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from mmssl.media.probe import MediaError, MediaSource, open_media
+from mmssl.shard_format import AUDIO_RATE
 
-AUDIO_RATE = 16000
 RESAMPLE_BATCH = 32  # decoded audio frames per resampler call (~1.5 s of 22.05 kHz AAC)
 _EPS = 1e-6
 

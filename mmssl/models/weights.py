@@ -23,17 +23,19 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-CHECKPOINT_WEIGHTS = "model.safetensors"
+# The weights file of every mmssl checkpoint directory: the final ``checkpoint/`` that
+# evaluation reads and each resumable ``checkpoints/step-N/``.
+WEIGHTS_NAME = "model.safetensors"
 
 
 def read_state_dict(path: str | Path, modality: str) -> dict[str, torch.Tensor]:
     """The tensors in ``path`` that belong to a ``modality`` encoder (see module doc)."""
     path = Path(path)
     if path.is_dir():
-        weights = path / CHECKPOINT_WEIGHTS
+        weights = path / WEIGHTS_NAME
         if not weights.is_file():
             raise FileNotFoundError(f"{weights} not found: a checkpoint directory given as "
-                                    f"{modality} encoder weights must hold {CHECKPOINT_WEIGHTS}")
+                                    f"{modality} encoder weights must hold {WEIGHTS_NAME}")
         prefix = f"towers.{modality}."
         state = {key[len(prefix):]: value for key, value in load_file(str(weights)).items()
                  if key.startswith(prefix)}

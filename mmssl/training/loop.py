@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from mmssl.checkpoint import save_checkpoint
 from mmssl.config import TrainConfig, save_config
-from mmssl.data.pipeline import TrainingStream
 from mmssl.data.shards import read_metas
 from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
+from mmssl.data.training_stream import TrainingStream
 from mmssl.methods import build_method
 from mmssl.methods.towers import load_pretrained
 from mmssl.training.accumulate import accumulated_step
@@ -32,9 +32,9 @@ from mmssl.training.observe import Interval, RunLog, memory
 from mmssl.training.optim import build_optimizer
 from mmssl.training.schedule import build_schedule
 from mmssl.training.state import (
-    TRAINING,
     find_resumable,
-    load_state,
+    read_training,
+    restore_weights_and_rng,
     rng_state,
     save_state,
     set_rng_state,
@@ -83,7 +83,9 @@ class Run:
         # Where to resume from, found before pretrained files are loaded: a run given
         # ``--resume latest`` with no checkpoint yet starts fresh, pretrained files included.
         self.resume_dir, self.resume_state = self.resume_point()
-        if self.resume_dir is None:  # local pretrained files start a fresh run (issue 5)
+        # Local pretrained files start a fresh run only: a resumed run's weights are in
+        # its checkpoint, pretrained start included.
+        if self.resume_dir is None:
             report = load_pretrained(method.towers, config, self.tokenizer.vocabulary())
             if report and self.accelerator.is_main_process:
                 print(f"pretrained: {json.dumps(report)}")
@@ -117,11 +119,12 @@ class Run:
         if directory is None:
             print(f"resume: no checkpoint under {self.run_dir / STATES_DIR} yet; starting fresh")
             return None, {}
-        return directory, torch.load(directory / TRAINING, weights_only=True)
+        return directory, read_training(directory)
 
     def restore(self, directory: Path, training: dict) -> None:
         """Weights, this process's RNG states, optimiser, schedule, scaler and step."""
-        load_state(directory, self.core, self.accelerator.process_index)
+        restore_weights_and_rng(directory, self.core, self.accelerator.process_index,
+                                training["num_processes"])
         self.optimizer.load_state_dict(training["optimizer"])
         self.schedule.load_state_dict(training["schedule"])
         if training.get("scaler") is not None and self.accelerator.scaler is not None:

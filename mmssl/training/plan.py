@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from mmssl.config import TrainConfig, to_dict
-from mmssl.data.pipeline import data_plan
+from mmssl.data.shard_split import data_plan
 
 
 def parameter_counts(method: torch.nn.Module) -> dict[str, int]:

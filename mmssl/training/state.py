@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-WEIGHTS = "model.safetensors"
+from mmssl.models.weights import WEIGHTS_NAME
+
 TRAINING = "training.pt"
 MANIFEST = "complete.json"
 PREFIX, PARTIAL = "step-", ".partial"
@@ -85,7 +86,7 @@ def save_state(root: Path, step: int, accelerator, model: torch.nn.Module, train
     torch.save(rng_state(), partial / rng_file(accelerator.process_index))
     if main:
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(weights, str(partial / WEIGHTS))
+        save_file(weights, str(partial / WEIGHTS_NAME))
         torch.save({**training, "num_processes": accelerator.num_processes},
                    partial / TRAINING)
     accelerator.wait_for_everyone()
@@ -168,19 +169,23 @@ def find_resumable(root: Path, request: str) -> Path | None:
     return None
 
 
-def load_state(directory: Path, model: torch.nn.Module, rank: int) -> dict:
-    """Load weights into the unwrapped ``model``, restore this process's RNG states, and
-    return the ``training.pt`` dict (state dicts, step, data position)."""
-    model.load_state_dict(load_file(str(directory / WEIGHTS)))
-    training = torch.load(directory / TRAINING, weights_only=True)
+def read_training(directory: Path) -> dict:
+    """The ``training.pt`` dict of a step directory: optimiser, schedule and scaler state
+    dicts, ``step``, ``batches_consumed`` (the data position) and ``num_processes``."""
+    return torch.load(directory / TRAINING, weights_only=True)
+
+
+def restore_weights_and_rng(directory: Path, model: torch.nn.Module, rank: int,
+                            processes: int) -> None:
+    """Load weights into the unwrapped ``model`` and restore this process's RNG states;
+    ``processes`` is how many the saving run had (its ``training.pt`` says)."""
+    model.load_state_dict(load_file(str(directory / WEIGHTS_NAME)))
     rng_path = directory / rng_file(rank)
     if rng_path.is_file():
         set_rng_state(torch.load(rng_path, weights_only=True))
     else:
-        warnings.warn(f"{rng_path} not found (the run had {training['num_processes']} "
-                      "processes): RNG states start fresh; the run goes on, not bit-exactly",
-                      stacklevel=2)
-    return training
+        warnings.warn(f"{rng_path} not found (the run had {processes} processes): RNG "
+                      "states start fresh; the run goes on, not bit-exactly", stacklevel=2)
 
 
 def prune(root: Path, keep: int) -> None:

@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file
 
 from mmssl.config import DataConfig, TrainConfig, load_config
-from mmssl.data.pipeline import TrainingStream
 from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.training_stream import TrainingStream
 from mmssl.train import narration_texts, train
 
 WORLD, PER_RANK, STEPS = 2, 4, 3

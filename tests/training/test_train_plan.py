@@ -8,14 +8,11 @@ import random
 import pytest
 
 from mmssl.config import DataConfig
-from mmssl.data.pipeline import (
-    TrainingStream,
-    data_plan,
-    mix_sources,
-    resampled_urls,
-)
+from mmssl.data.shard_mix import mix_sources, resampled_urls
+from mmssl.data.shard_split import data_plan
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.training_stream import TrainingStream
 from mmssl.train import main
 
 TOKENIZER = WordTokenizer.train(["big red square moves left with a buzz", "ok lets go"])

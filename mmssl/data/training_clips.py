@@ -1,0 +1,130 @@
+"""MIL-NCE training clips, made in two steps: a plan, then its materialisation.
+
+A :class:`ClipPlan` holds every choice behind a clip — which sample, which anchor
+narration and which K − 1 neighbours as candidates (:func:`candidate_window`), where the
+clip starts (:func:`clip_start`), and with ``views=2`` the second view's start and both
+crop boxes. Planning reads the sample's JSON member only (the mp4 is not even opened) and
+makes every random draw. Materialising a plan opens the mp4, decodes the frames and the
+audio under the clip, computes the log-mel and tokenises the candidates; it draws
+nothing, so a clip depends on its plan alone.
+
+The split lets a resumed stream replay the plans of the batches already trained on — tar
+reading and random draws — and decode only what it yields. The draws are made in the same
+order as when clips were built in one step, so the clips are the same too.
+
+A clip (one item of the batch contract): ``video`` (3, T, H, W) float, ``audio``
+(1, n_mels, frames) log-mel, ``audio_mask`` bool, ``text`` (K, L) int64 with the anchor
+narration at k = 0, ``text_mask`` (K,) bool, ``meta``; with ``views=2`` also
+``video_view2``, both views randomly cropped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from mmssl.config import DataConfig
+from mmssl.data.augment import CropBox, random_crop_box, resized_crop
+from mmssl.data.candidates import candidate_window, clip_start
+from mmssl.data.clips import ClipCutter, OpenSample
+from mmssl.data.shards import ShardSample, SkipCounter
+from mmssl.data.tokenizer import WordTokenizer
+from mmssl.media import ClipReader, MediaError
+from mmssl.shard_format import clip_key
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """Everything that decides one training clip, before anything is decoded.
+
+    ``sample`` is the shard sample (shared by the plans of one sample); ``texts`` the
+    candidate narrations, anchor first; ``start`` the clip's start in the sample, seconds;
+    ``meta`` the clip's batch meta (key, video_id, start in the source, anchor). With two
+    views: ``second_start`` the second view's start and ``crops`` each view's crop box.
+    """
+
+    sample: ShardSample
+    texts: tuple[str, ...]
+    start: float
+    meta: dict
+    second_start: float | None = None
+    crops: tuple[CropBox, CropBox] | None = None
+
+
+class TrainingClips:
+    """Per sample, ``clips_per_sample`` anchor narrations, each with its K neighbouring
+    candidates and the clip cut around it: :meth:`plans`, then :meth:`materialise`."""
+
+    def __init__(self, config: DataConfig, tokenizer: WordTokenizer):
+        if config.views not in (1, 2):
+            raise ValueError(f"data.views must be 1 or 2, got {config.views}")
+        self.config = config
+        self.tokenizer = tokenizer
+        self.cutter = ClipCutter.from_config(config)
+
+    def plans(self, samples: Iterator[ShardSample], rng: random.Random,
+              skip: SkipCounter) -> Iterator[ClipPlan]:
+        """The plans of each sample's clips; a sample without a narration inside it is
+        skipped and counted."""
+        for sample in samples:
+            texts = [t for t in sample.meta["texts"] if t["start"] < sample.duration]
+            if not texts:
+                skip("no_narration", sample.where)
+                continue
+            anchors = rng.sample(range(len(texts)), min(self.config.clips_per_sample, len(texts)))
+            # All of a sample's draws before its first plan is handed on: the shuffle buffer
+            # downstream draws from the same RNG each time it takes an item.
+            yield from [self._plan(sample, texts, anchor, rng) for anchor in anchors]
+
+    def _plan(self, sample: ShardSample, texts: list[dict], anchor: int,
+              rng: random.Random) -> ClipPlan:
+        first, last = candidate_window([t["start"] for t in texts], [t["end"] for t in texts],
+                                       anchor, self.config.num_candidates)
+        # The anchor goes first: K = 1 methods (CLIP, AVLnet) read candidate 0 only.
+        others = [i for i in range(first, last + 1) if i != anchor]
+        span = (texts[anchor]["start"], texts[anchor]["end"])
+        clip_seconds = self.cutter.clip_seconds(sample.fps)
+        start = clip_start(*span, clip_seconds, sample.duration, rng)
+        second, crops = None, None
+        if self.config.views == 2:
+            # Two views: each its own start inside the anchor's span and its own crop.
+            second = clip_start(*span, clip_seconds, sample.duration, rng)
+            size = (int(sample.meta["height"]), int(sample.meta["width"]))
+            scale = self.config.crop_scale
+            crops = (random_crop_box(*size, scale, rng), random_crop_box(*size, scale, rng))
+        video_id = sample.meta["video_id"]
+        absolute = sample.meta["start"] + start
+        meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
+                "anchor": texts[anchor]["text"]}
+        return ClipPlan(sample, tuple(texts[i]["text"] for i in [anchor, *others]), start, meta,
+                        second, crops)
+
+    def materialise(self, plan: ClipPlan) -> dict:
+        """Decode and compute the clip ``plan`` describes. Raises :class:`MediaError` when
+        its mp4 does not open, its frames or audio cannot be decoded, or its frames are not
+        the size its JSON member gives."""
+        k = self.config.num_candidates
+        text = torch.zeros(k, self.config.max_words, dtype=torch.long)
+        text[: len(plan.texts)] = self.tokenizer(list(plan.texts), self.config.max_words)
+        where = plan.sample.where
+        with ClipReader(plan.sample.media) as reader:
+            sample = OpenSample(reader, plan.sample.meta, where)
+            audio, has_audio = self.cutter.audio(sample, plan.start)
+            clip = {"video": self.cutter.video(sample, plan.start), "audio": audio,
+                    "audio_mask": has_audio, "text": text,
+                    "text_mask": torch.arange(k) < len(plan.texts), "meta": plan.meta}
+            if plan.crops is not None:
+                second = self.cutter.video(sample, plan.second_start)
+                clip["video"] = _cropped(clip["video"], plan.crops[0], where)
+                clip["video_view2"] = _cropped(second, plan.crops[1], where)
+        return clip
+
+
+def _cropped(video: torch.Tensor, box: CropBox, where: str) -> torch.Tensor:
+    try:
+        return resized_crop(video, box)
+    except ValueError as error:  # frames of another size than the sample's JSON says
+        raise MediaError("frame_size_mismatch", where, str(error)) from error

@@ -1,0 +1,147 @@
+"""The resumable training stream: endless batches of training clips from prepared shards.
+
+Per reader (process × DataLoader worker, :mod:`mmssl.data.shard_split`)::
+
+    shards → tar samples → shuffle buffer → JSON members read → clip plans → shuffle buffer
+           → [replayed: the plans of batches already trained on] → materialised clips
+           → groups of batch_size → collate
+
+Both shuffle buffers hold raw samples or plans, never decoded clips, and one RNG per reader
+makes every draw (shuffles, anchors, starts, crops), so the plan stream is a function of
+the seed, the rank and the worker alone. Resuming at a data position replays that plan
+stream without decoding (:mod:`mmssl.data.training_clips`) and decodes from there on.
+
+The batch contract is that of :mod:`mmssl.data.batching`, plus ``skipped``: the worker's
+running count of samples and clips skipped for bad data, by reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+
+import torch
+import webdataset as wds
+
+from mmssl.config import DataConfig
+from mmssl.data.batching import collate, groups
+from mmssl.data.shard_mix import mix_sources, resampled_urls
+from mmssl.data.shard_split import check_readers, reader_shards
+from mmssl.data.shards import SkipCounter, raw_samples, read_samples
+from mmssl.data.tokenizer import WordTokenizer
+from mmssl.data.training_clips import ClipPlan, TrainingClips
+from mmssl.media import MediaError
+
+# Clips that fail to decode one after another before a reader gives up: far more than
+# a damaged shard holds, so reaching it means the data cannot train at all.
+FAILED_CLIPS_IN_A_ROW_LIMIT = 1000
+
+
+class TrainingStream(torch.utils.data.IterableDataset):
+    """An endless stream of batches of MIL-NCE training clips from ``config.shards``.
+
+    Epoch e reads this rank's shards in the order of seed ``(seed, e)``; epochs follow one
+    another inside the stream, so DataLoader workers and shuffle buffers live across them.
+    Because the stream never ends, every rank takes exactly as many batches as the loop
+    asks for (no rank runs dry first and hangs the others in a collective), whatever the
+    number of samples in its shards.
+
+    With ``config.mix`` ({directory: weight}) the stream is *resampled*
+    (:mod:`mmssl.data.shard_mix`).
+
+    ``start_batch``: the data position to resume from — how many batches this rank's
+    DataLoader already handed out. The loader takes batches from its workers in turn, so
+    worker w replays the plans of its share of them (:func:`batches_before`) without
+    opening an mp4, and the stream continues exactly where it stopped. Replaying sees
+    everything the JSON members say (bad JSON, no narration, no video); what it cannot see
+    is damaged media — an mp4 that does not open or whose frames or audio fail to decode:
+    the first run dropped that clip, the replay does not, so a resume across one continues
+    one clip later on that worker.
+    """
+
+    def __init__(self, config: DataConfig, tokenizer: WordTokenizer, seed: int = 0,
+                 rank: int = 0, world: int = 1, start_batch: int = 0):
+        super().__init__()
+        self.config, self.seed, self.rank, self.world = config, seed, rank, world
+        self.start_batch = start_batch
+        self.sources = mix_sources(config)
+        self.paths = [path for paths, _ in self.sources for path in paths]
+        if not config.mix:
+            check_readers(config, len(self.paths), world)
+        self.clips = TrainingClips(config, tokenizer)
+        self.skip = SkipCounter()
+        self.first_epoch = 0
+
+    def __iter__(self) -> Iterator[dict]:
+        info = torch.utils.data.get_worker_info()
+        workers = info.num_workers if info else 1
+        # A DataLoader asks its workers in turn starting from worker 0, but after
+        # start_batch batches it is worker (start_batch mod workers)'s turn: DataLoader
+        # worker i plays the part of worker (i + start_batch) mod workers of the first run.
+        worker = ((info.id if info else 0) + self.start_batch) % workers
+        rng = random.Random(hash((self.seed, self.first_epoch, self.rank, worker)))
+        plans = wds.shuffle(self.config.shuffle_buffer, rng=rng)(self._plans(rng, worker, workers))
+        size = self.config.batch_size
+        self.replay(plans, batches_before(self.start_batch, worker, workers) * size)
+        for items in groups(self._materialised(plans), size):
+            batch = collate(items)
+            # Skips are counted in the worker; each batch carries that worker's running
+            # totals so the training loop can log them.
+            batch["skipped"] = {"worker": worker, "counts": dict(self.skip.counts)}
+            yield batch
+
+    def replay(self, plans: Iterator[ClipPlan], count: int) -> None:
+        """Take the next ``count`` plans, already trained on, without decoding them."""
+        next(itertools.islice(plans, count, count), None)
+
+    def _materialised(self, plans: Iterator[ClipPlan]) -> Iterator[dict]:
+        failed = 0
+        for plan in plans:
+            try:
+                clip = self.clips.materialise(plan)
+            except MediaError as error:
+                self.skip(error.reason, f"{plan.sample.where}: {error}")
+                failed += 1
+                if failed == FAILED_CLIPS_IN_A_ROW_LIMIT:
+                    raise RuntimeError(f"{self.config.shards or self.config.mix}: the last "
+                                       f"{failed} clips of rank {self.rank} all failed to "
+                                       f"decode, the last {plan.sample.where}: {error}") from error
+                continue
+            failed = 0
+            yield clip
+
+    def _plans(self, rng: random.Random, worker: int, workers: int) -> Iterator[ClipPlan]:
+        if self.config.mix:
+            # Seeded from a string (hashed with SHA-512, unlike hash() of a str, which
+            # changes from process to process), so a resumed run draws the same shards.
+            url_rng = random.Random(f"shards/{self.seed}/{self.rank}/{worker}")
+            return self._plans_from(resampled_urls(self.sources, url_rng), rng, "resampled")
+        return self._epochs(rng, worker, workers)
+
+    def _epochs(self, rng: random.Random, worker: int, workers: int) -> Iterator[ClipPlan]:
+        for epoch in itertools.count(self.first_epoch):
+            urls = reader_shards(self.paths, self.seed, epoch, self.rank, self.world, worker,
+                                 workers)
+            yield from self._plans_from(urls, rng, f"epoch {epoch}")
+
+    def _plans_from(self, urls, rng: random.Random, what: str) -> Iterator[ClipPlan]:
+        raw = wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw_samples(urls, self.skip))
+        samples = read_samples(raw, self.skip)
+        planned = 0
+        for plan in self.clips.plans(samples, rng, self.skip):
+            planned += 1
+            yield plan
+        if not planned:
+            raise RuntimeError(f"{self.config.shards or self.config.mix}: {what} gave no clip "
+                               f"for rank {self.rank}; skipped: {self.skip.counts}")
+
+
+def batches_before(start: int, worker: int, workers: int) -> int:
+    """How many of a DataLoader's first ``start`` batches came from ``worker``.
+
+    A DataLoader over an IterableDataset takes batch n from worker ``n mod workers``, so
+    the count is ``|{n < start : n ≡ worker (mod workers)}| = max(0, ⌈(start − worker) /
+    workers⌉)``.
+    """
+    return max(0, -(-(start - worker) // workers))
