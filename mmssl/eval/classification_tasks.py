@@ -1,4 +1,5 @@
-"""Classification benchmarks in the shard format: what is a class, which split is which.
+"""Classification benchmarks in the shard format: what is a class, which split is which,
+how predictions are scored.
 
 =========  ========  ================  ==============  ============  ===========
 task       modality  label (shard)     train subset    test subset   metric

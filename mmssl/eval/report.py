@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 REPORT_DIR = "report"
 RETRIEVAL_NAME = "eval_youcook2.json"
 CLASSIFICATION_NAME = "eval_classification.json"
-NAME = 40  # width of the retrieval table's first column
+NAME = 40  # width of the tables' first column
 DPI = 100
 
 PUBLISHED_T2V: dict[str, tuple[float, float, float, float | None]] = {
@@ -107,19 +107,19 @@ def format_table(results: dict) -> str:
 
 def format_classification(results: dict) -> str:
     """One line per (dataset, task, kind): metric, chance and segment counts."""
-    lines = [f"{'classification':<40}{'metric':>8}{'ours':>8}{'chance':>8}"]
+    lines = [f"{'classification':<{NAME}}{'metric':>8}{'ours':>8}{'chance':>8}"]
     for dataset, parts in results.items():
         if dataset not in DATASETS:
             continue
         if "not_run" in parts:
-            lines.append(f"{dataset:<40}not run: {parts['not_run']}")
+            lines.append(f"{dataset:<{NAME}}not run: {parts['not_run']}")
             continue
         for kind in ("linear", "zero_shot"):
             for task, m in parts[kind].items():
                 if task == "not_run":
                     continue
                 metric = "mAP" if "mAP" in m else "top1"
-                lines.append(f"{kind.replace('_', '-') + ' ' + task:<40}{metric:>8}"
+                lines.append(f"{kind.replace('_', '-') + ' ' + task:<{NAME}}{metric:>8}"
                              f"{m[metric]:>8.3f}{m['chance']:>8.3f}")
     return "\n".join(lines)
 
