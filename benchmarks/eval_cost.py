@@ -5,6 +5,9 @@ pass; then the demo's three evaluation stages (retrieval, probes, report).
     python benchmarks/eval_cost.py [--out DIR] [--json benchmarks/results/eval_cost.json]
                                    [--batch-sizes 10 64] [--repeats 2]
 
+An ``--out`` that already holds a run of this script (``run/checkpoint``) is reused: only
+the timings are redone.
+
 Synthesises the demo's YouCook2 (44 validation videos), COIN (24 videos) and AudioSet (48
 clips) worlds with the default ``DemoConfig`` (HowTo100M shrunk to 8 videos: only the
 tokenizer needs it), prepares them, saves an untrained MMV-FAC checkpoint
@@ -43,7 +46,7 @@ from mmssl.synth import generate_world
 from mmssl.train import train
 
 
-def prepare(out: Path, config: DemoConfig) -> Path:
+def prepare(out: Path, config: DemoConfig) -> None:
     world, shards = out / "world", out / "shards"
     generate_world(world, config.synth, progress=False)
     h = world / "howto100m"
@@ -57,7 +60,6 @@ def prepare(out: Path, config: DemoConfig) -> Path:
     a = world / "audioset"
     audioset.prepare(sorted(a.glob("*_segments.csv")), a / "class_labels_indices.csv", a,
                      shards / "audioset", config.prep, progress=False)
-    return shards
 
 
 def timed_forward(method) -> list[float]:
@@ -138,9 +140,12 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="mmssl-eval-cost-"))
     config = load_config(DemoConfig, None, ["--synth.howto_videos=8",
                                             "--train.optim.max_steps=0"])
-    shards = prepare(out, config)
-    config.train.data.shards, config.train.output_dir = str(shards / "howto100m"), str(out / "run")
-    checkpoint = train(config.train, progress=False)
+    shards, checkpoint = out / "shards", out / "run" / "checkpoint"
+    if not checkpoint.is_dir():  # an --out of an earlier run is reused as it is
+        prepare(out, config)
+        config.train.data.shards, config.train.output_dir = (str(shards / "howto100m"),
+                                                              str(out / "run"))
+        checkpoint = train(config.train, progress=False)
     config.eval.shards = str(shards / "youcook2")
     config.eval.coin_shards, config.eval.audioset_shards = (str(shards / "coin"),
                                                             str(shards / "audioset"))
