@@ -28,7 +28,7 @@ FULL_LIMIT = 30000
 def child(n: int, dim: int, chunk: int, form: str) -> dict:
     import torch
 
-    from mmssl.eval.metrics import embedding_ranks, retrieval_ranks
+    from mmssl.eval.retrieval_metrics import embedding_ranks, retrieval_ranks
 
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)

@@ -97,14 +97,15 @@ def _eval(argv: list[str]) -> None:
     parser.add_argument("--checkpoint", required=True, help="a run's checkpoint directory")
     args, config = parse_command(parser, EvalConfig, argv)
     if args.benchmark == "youcook2":
-        from mmssl.eval.retrieval import evaluate_youcook2, format_table
+        from mmssl.eval.evaluate import evaluate_youcook2
+        from mmssl.eval.report import format_table
 
         if not config.shards:
             parser.error("youcook2 needs --shards")
         print(format_table(evaluate_youcook2(args.checkpoint, config)))
     elif args.benchmark == "classify":
-        from mmssl.eval.classification import format_classification
         from mmssl.eval.evaluate import classify_checkpoint
+        from mmssl.eval.report import format_classification
 
         print(format_classification(classify_checkpoint(args.checkpoint, config, True)))
     else:

@@ -16,10 +16,8 @@ import time
 from pathlib import Path
 
 from mmssl.config import DemoConfig, to_dict
-from mmssl.eval.classification import format_classification
-from mmssl.eval.evaluate import classify_checkpoint
-from mmssl.eval.report import write_report
-from mmssl.eval.retrieval import evaluate_youcook2, format_table
+from mmssl.eval.evaluate import classify_checkpoint, evaluate_youcook2
+from mmssl.eval.report import format_classification, format_table, write_report
 from mmssl.prep import audioset, coin, howto100m, youcook2
 from mmssl.synth import generate_world
 from mmssl.train import train

@@ -24,15 +24,20 @@ import torch
 from safetensors.torch import save_file
 
 from mmssl.checkpoint import load_checkpoint
+from mmssl.config import EvalConfig
 from mmssl.eval.features import FeatureExtractor, subset_filter
 
 
-def embed_shards(checkpoint: str | Path, shards: str, modalities=None, windows: int = 10,
-                 subset: str | None = None, level: str = "embedding",
-                 progress: bool = False) -> tuple[list[str], dict[str, torch.Tensor]]:
-    """(keys, {"<modality>.<space>": (N, D)}) for every segment of ``shards``."""
+def embed_shards(checkpoint: str | Path, shards: str, modalities=None,
+                 windows: int = EvalConfig.windows, subset: str | None = None,
+                 level: str = "embedding", progress: bool = False,
+                 batch_size: int = EvalConfig.batch_size
+                 ) -> tuple[list[str], dict[str, torch.Tensor]]:
+    """(keys, {"<modality>.<space>": (N, D)}) for every segment of ``shards``, encoded
+    ``batch_size`` clips at a time."""
     method, config, tokenizer = load_checkpoint(checkpoint)
-    extractor = FeatureExtractor(method, config.data, tokenizer, windows, (level,))
+    extractor = FeatureExtractor(method, config.data, tokenizer, windows, (level,),
+                                 batch_size)
     features = extractor.extract(shards, modalities, keep=subset_filter(subset),
                                  progress=progress)
     arrays = {f"{modality}.{space}": value
@@ -41,14 +46,15 @@ def embed_shards(checkpoint: str | Path, shards: str, modalities=None, windows: 
     return features.keys, arrays
 
 
-@torch.no_grad()
-def embed_sentences(checkpoint: str | Path, sentences: list[str]
+def embed_sentences(checkpoint: str | Path, sentences: list[str],
+                    batch_size: int = EvalConfig.batch_size
                     ) -> tuple[list[str], dict[str, torch.Tensor]]:
-    """(sentences, {"text.<space>": (S, D)}) through the run's tokenizer and text tower."""
+    """(sentences, {"text.<space>": (S, D)}) through the run's tokenizer and text tower,
+    ``batch_size`` sentences at a time."""
     if not sentences:
         raise ValueError("no sentence to embed")
     method, config, tokenizer = load_checkpoint(checkpoint)
-    extractor = FeatureExtractor(method, config.data, tokenizer)
+    extractor = FeatureExtractor(method, config.data, tokenizer, batch_size=batch_size)
     return list(sentences), {f"text.{space}": value
                              for space, value in extractor.encode_text(sentences).items()}
 

@@ -2,8 +2,9 @@
 
 Zero-shot retrieval on ``config.shards`` (:mod:`mmssl.eval.retrieval`); linear probes and
 zero-shot classification on ``config.coin_shards`` / ``config.audioset_shards``
-(:mod:`mmssl.eval.classification`). Results and the arrays the plots need are written
-next to the checkpoint, then :func:`mmssl.eval.report.write_report` draws the report.
+(:mod:`mmssl.eval.classification`). Both run in memory; this module loads the checkpoint,
+writes the results, the arrays the plots need and the eval config next to it, then
+:func:`mmssl.eval.report.write_report` draws the report.
 """
 
 from __future__ import annotations
@@ -13,11 +14,24 @@ from pathlib import Path
 
 from mmssl.checkpoint import load_checkpoint
 from mmssl.config import EvalConfig, save_config, to_dict
-from mmssl.eval.artifacts import save_arrays
 from mmssl.eval.classification import evaluate_classification
 from mmssl.eval.classification_tasks import words_of
-from mmssl.eval.report import CLASSIFICATION_NAME, write_report
-from mmssl.eval.retrieval import evaluate_youcook2
+from mmssl.eval.report import CLASSIFICATION_NAME, RETRIEVAL_NAME, save_arrays, write_report
+from mmssl.eval.retrieval import evaluate_retrieval
+
+EVAL_CONFIG_NAME = "eval_config.yaml"
+
+
+def evaluate_youcook2(checkpoint: str | Path, config: EvalConfig, progress: bool = True) -> dict:
+    """Zero-shot retrieval of a checkpoint directory; writes ``eval_youcook2.json``, its
+    arrays and the eval config next to it and returns the results."""
+    checkpoint = Path(checkpoint)
+    method, train_config, tokenizer = load_checkpoint(checkpoint)
+    results, arrays = evaluate_retrieval(method, train_config, tokenizer, config, progress)
+    (checkpoint / RETRIEVAL_NAME).write_text(json.dumps(results, indent=1))
+    save_arrays(checkpoint, "youcook2", arrays["tensors"], arrays["meta"])
+    save_config(config, checkpoint / EVAL_CONFIG_NAME)
+    return results
 
 
 def classify_checkpoint(checkpoint: str | Path, config: EvalConfig,
@@ -50,6 +64,6 @@ def evaluate_checkpoint(checkpoint: str | Path, config: EvalConfig, progress: bo
         out["retrieval"] = evaluate_youcook2(checkpoint, config, progress)
     if config.coin_shards or config.audioset_shards:
         out["classification"] = classify_checkpoint(checkpoint, config, progress)
-    save_config(config, Path(checkpoint) / "eval_config.yaml")
+    save_config(config, Path(checkpoint) / EVAL_CONFIG_NAME)
     out["report"] = str(write_report(checkpoint))
     return out

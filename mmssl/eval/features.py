@@ -17,17 +17,25 @@ each window once. Text is the sample's first text (its sentence/label).
 Audio-only samples (AudioSet files with no video) are kept when video is not asked for; a
 segment without an audio track gets zeros and ``has_audio = False``. Unreadable samples are
 skipped and counted by reason, never silently dropped.
+
+Windows are encoded in batches of up to ``batch_size`` clips (``EvalConfig.batch_size``)
+that may hold the windows of several segments; each segment's W results are then averaged
+over exactly its own rows, so the features equal those of encoding each segment alone up
+to float rounding in the batched kernels. Sentences are encoded in batches too.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from mmssl.config import EvalConfig
 from mmssl.data.candidates import window_starts
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import SkipCounter, open_dataset
@@ -74,60 +82,115 @@ def segment_duration(sample: OpenSample) -> float:
     return float(sample.meta["end"]) - float(sample.meta["start"])
 
 
+class WindowAverager:
+    """Encodes the windows of consecutive segments in batches of up to ``batch_size`` clips
+    and hands back each segment's mean: z_seg = (1 / W) · Σ_w f(clip_w).
+
+    A batch may hold the windows of several segments and a segment's windows may span
+    batches; the mean of a segment is always taken over its own W rows, stacked in window
+    order, as when the segment is encoded alone.
+
+    Args:
+        encode: (B, ...) inputs → {name: (B, D)} outputs.
+        batch_size: clips per call of ``encode``.
+    """
+
+    def __init__(self, encode: Callable[[Tensor], dict[str, Tensor]], batch_size: int):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.encode, self.batch_size = encode, batch_size
+        self.pending: list[Tensor] = []  # windows not yet encoded, in order
+        self.waiting: deque[int] = deque()  # window counts of segments not yet averaged
+        self.rows: dict[str, list[Tensor]] = {}  # encoded rows of the waiting segments
+        self.means: dict[str, list[Tensor]] = {}  # one (D,) mean per finished segment
+
+    def add(self, windows: Tensor) -> None:
+        """One segment's (W, ...) windows; encodes every full batch now available."""
+        if len(windows) == 0:
+            raise ValueError("a segment needs at least one window")
+        self.pending.extend(windows.unbind(0))
+        self.waiting.append(len(windows))
+        while len(self.pending) >= self.batch_size:
+            self._encode(self.batch_size)
+
+    def finish(self) -> dict[str, Tensor]:
+        """{name: (N, D)}: the mean of each segment added, in order."""
+        if self.pending:
+            self._encode(len(self.pending))
+        return {name: torch.stack(means) for name, means in self.means.items()}
+
+    def _encode(self, count: int) -> None:
+        batch = torch.stack(self.pending[:count])
+        del self.pending[:count]
+        for name, value in self.encode(batch).items():
+            self.rows.setdefault(name, []).extend(value.unbind(0))
+        done = len(next(iter(self.rows.values())))
+        while self.waiting and self.waiting[0] <= done:
+            windows = self.waiting.popleft()
+            done -= windows
+            for name, rows in self.rows.items():
+                self.means.setdefault(name, []).append(torch.stack(rows[:windows]).mean(0))
+                del rows[:windows]
+
+
 class FeatureExtractor:
-    """Encodes segments with a frozen ``method`` (its ``embed`` and ``towers``).
+    """Encodes segments with a frozen ``method`` (its ``embed`` and ``towers``), on the
+    device its parameters are on; features come back on the CPU.
 
     Args:
         method: a registered method in eval mode.
-        clip_frames, n_mels, window_ms, hop_ms: the training data settings (``DataConfig``).
-        tokenizer: the run's tokenizer; ``max_words`` tokens per sentence.
+        data_config: the training data settings (``DataConfig``: clip length, log-mel,
+            ``max_words`` tokens per sentence).
+        tokenizer: the run's tokenizer.
         windows: W, windows averaged per segment.
         levels: ``"embedding"`` and/or ``"backbone"`` (see module docstring).
+        batch_size: clips (or sentences) per forward pass.
     """
 
     def __init__(self, method, data_config, tokenizer, windows: int = 10,
-                 levels: tuple[str, ...] = ("embedding",)):
+                 levels: tuple[str, ...] = ("embedding",),
+                 batch_size: int = EvalConfig.batch_size):
         if not levels or set(levels) - set(LEVELS):
             raise ValueError(f"feature levels must be among {LEVELS}, got {levels!r}")
         if windows < 1:
             raise ValueError(f"windows must be >= 1, got {windows}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.method, self.tokenizer, self.windows = method, tokenizer, windows
-        self.levels = tuple(levels)
+        self.levels, self.batch_size = tuple(levels), batch_size
         self.max_words = data_config.max_words
         self.cutter = ClipCutter.from_config(data_config)
+        self.device = next(method.parameters()).device
 
+    @torch.no_grad()
     def encode(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         """(B, ...) inputs → {space: (B, D)} and/or {"features": (B, D)} (backbone)."""
+        x = x.to(self.device)
         out = {}
         if "backbone" in self.levels:
             out["features"] = self.method.towers[modality](x)
         if "embedding" in self.levels:
             out.update(self.method.embed(modality, x))
-        return out
-
-    def encode_text(self, sentences: list[str]) -> dict[str, Tensor]:
-        """Sentences → {space: (S, D)} through the text tower."""
-        if "text" not in self.method.modalities:
-            raise ValueError(f"{type(self.method).__name__} has no text tower")
-        return self.method.embed("text", self.tokenizer(sentences, self.max_words))
+        return {name: value.cpu() for name, value in out.items()}
 
     @torch.no_grad()
-    def segment(self, sample: OpenSample, modalities) -> dict[str, dict[str, Tensor]]:
-        """One segment's window-averaged features per modality."""
-        fps = sample.fps or 1.0
-        starts = window_starts(segment_duration(sample), self.cutter.clip_seconds(fps),
-                               self.windows)
-        out = {}
-        if "video" in modalities:
-            video = torch.stack([self.cutter.video(sample, s) for s in starts])
-            out["video"] = {k: v.mean(0) for k, v in self.encode("video", video).items()}
-        if "audio" in modalities:
-            audio = torch.stack([self.cutter.audio(sample, s)[0] for s in starts])
-            out["audio"] = {k: v.mean(0) for k, v in self.encode("audio", audio).items()}
-        if "text" in modalities:
-            texts = sample.meta.get("texts") or [{"text": ""}]
-            out["text"] = {k: v[0] for k, v in self.encode_text([texts[0]["text"]]).items()}
-        return out
+    def encode_text(self, sentences: list[str]) -> dict[str, Tensor]:
+        """Sentences → {space: (S, D)} through the text tower, ``batch_size`` at a time."""
+        if "text" not in self.method.modalities:
+            raise ValueError(f"{type(self.method).__name__} has no text tower")
+        ids = self.tokenizer(sentences, self.max_words)
+        parts = [self.method.embed("text", chunk.to(self.device))
+                 for chunk in ids.split(self.batch_size)]
+        return {space: torch.cat([part[space] for part in parts]).cpu() for space in parts[0]}
+
+    def windows_of(self, sample: OpenSample, modality: str) -> Tensor:
+        """The segment's W input windows of ``modality``: (W, C, T, H, W) video or
+        (W, 1, n_mels, frames) log-mel, starting at ``linspace(0, max(0, d - c), W)``."""
+        starts = window_starts(segment_duration(sample),
+                               self.cutter.clip_seconds(sample.fps or 1.0), self.windows)
+        if modality == "video":
+            return torch.stack([self.cutter.video(sample, s) for s in starts])
+        return torch.stack([self.cutter.audio(sample, s)[0] for s in starts])
 
     @torch.no_grad()
     def extract(self, shards: str, modalities=None, keep: Callable[[dict], bool] | None = None,
@@ -141,29 +204,33 @@ class FeatureExtractor:
         missing = set(wanted) - set(self.method.modalities)
         if missing:
             raise ValueError(f"{type(self.method).__name__} has no {sorted(missing)} tower")
+        clips = [m for m in wanted if m != "text"]
+        averagers = {m: WindowAverager(partial(self.encode, m), self.batch_size) for m in clips}
         skip = SkipCounter()
-        rows: dict[str, list] = {m: [] for m in wanted}
         keys, metas, has_audio = [], [], []
         samples = open_dataset(shards, skip, need_video="video" in wanted)
         for sample in tqdm(samples, desc="eval: embed", unit="segment", disable=not progress):
             if keep is not None and not keep(sample.meta):
                 continue
-            try:
-                encoded = self.segment(sample, wanted)
+            try:  # decode every window before queueing any: a bad sample leaves no trace
+                windows = {m: self.windows_of(sample, m) for m in clips}
             except MediaError as error:
                 skip(error.reason, f"{sample.where}: {error}")
                 continue
-            for modality in wanted:
-                rows[modality].append(encoded[modality])
+            for modality, x in windows.items():
+                averagers[modality].add(x)
             keys.append(segment_key(sample.meta))
             metas.append(sample.meta)
             has_audio.append(sample.has_audio)
         if not keys:
             raise ValueError(f"{shards}: no segment to evaluate (skipped: {skip.counts})")
-        stacked = {m: {k: torch.stack([r[k] for r in rs]) for k in rs[0]}
-                   for m, rs in rows.items()}
-        return SegmentFeatures(keys, metas, **stacked, has_audio=torch.tensor(has_audio),
+        features = {m: averager.finish() for m, averager in averagers.items()}
+        if "text" in wanted:
+            features["text"] = self.encode_text([(m.get("texts") or [{"text": ""}])[0]["text"]
+                                                 for m in metas])
+        return SegmentFeatures(keys, metas, **features, has_audio=torch.tensor(has_audio),
                                skipped=dict(skip.counts))
+
 
 
 def subset_filter(subset: str | None) -> Callable[[dict], bool] | None:

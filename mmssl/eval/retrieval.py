@@ -1,7 +1,7 @@
 """Zero-shot retrieval on YouCook2-format shards (the MIL-NCE protocol), both directions.
 
 Segments are embedded with W windows averaged (:mod:`mmssl.eval.features`); each query is
-a segment's sentence, or a clip-list row's text (:mod:`mmssl.eval.clip_list`). Scores are
+a segment's sentence, or a clip-list row's text (see *Clip lists* below). Scores are
 in the space where each pair meets (S_vat for MMV-FAC, the shared space for AVLnet/CLIP):
 
 - text→video:        S = z_t^vt · z_v^vt
@@ -13,33 +13,39 @@ in the space where each pair meets (S_vat for MMV-FAC, the shared space for AVLn
 
 and the reverse directions (video→text, audio→text, video+audio→text) score Sᵀ; when
 several queries name one clip, a clip's rank is that of its best-ranked true sentence
-(:func:`~mmssl.eval.metrics.grouped_retrieval_ranks`). A clip with no audio track scores
-with its video alone; a method without an audio tower reports the video directions only.
-Every rank is pessimistic on ties (:func:`~mmssl.eval.metrics.retrieval_ranks`).
+(:func:`~mmssl.eval.retrieval_metrics.grouped_retrieval_ranks`). A clip with no audio
+track scores with its video alone; a method without an audio tower reports the video
+directions only. Every rank is pessimistic on ties
+(:func:`~mmssl.eval.retrieval_metrics.retrieval_ranks`). Everything here is in memory;
+:mod:`mmssl.eval.evaluate` runs it on a checkpoint and writes the results.
+
+**Clip lists** say which segments a benchmark scores, and which of them are missing.
+MIL-NCE's YouCook2 list (3,350 validation clips whose videos are not in HowTo100M's
+training set) is a CSV with columns ``end,start,task,text,video_id`` (extra columns are
+ignored, order is free). Each row is matched to the prepared segment of the same
+``video_id`` whose start is nearest to the row's ``start``, within ``tolerance`` seconds
+(prepared clips start on a frame boundary, so starts differ by up to a frame). A row whose
+video is not in the shards, or whose segment is not, is *reported* (``missing``), never
+silently dropped. The row's ``text`` is its query.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import csv
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from mmssl.checkpoint import load_checkpoint
-from mmssl.config import EvalConfig, save_config, to_dict
-from mmssl.eval.artifacts import save_arrays
-from mmssl.eval.clip_list import match_clips, read_clip_list
+from mmssl.config import EvalConfig, to_dict
 from mmssl.eval.features import FeatureExtractor, SegmentFeatures, subset_filter
-from mmssl.eval.metrics import embedding_ranks, metrics_from_ranks
-from mmssl.eval.published import PUBLISHED_NOTE, PUBLISHED_T2V
+from mmssl.eval.retrieval_metrics import embedding_ranks, metrics_from_ranks
 
-NAME = 40  # width of the table's first column
 DIRECTIONS = ("text->video", "text->audio", "text->video+audio")
 REVERSE = {"text->video": "video->text", "text->audio": "audio->text",
            "text->video+audio": "video+audio->text"}
-RESULTS_NAME = "eval_youcook2.json"
+REQUIRED_COLUMNS = ("end", "start", "text", "video_id")
 
 
 @dataclass
@@ -51,6 +57,84 @@ class RetrievalSet:
     targets: Tensor  # (Q,) long
     sentences: list[str]
     clip_list: dict | None = None
+
+
+@dataclass(frozen=True)
+class ClipRow:
+    video_id: str
+    start: float
+    end: float
+    text: str
+    task: str = ""
+
+
+@dataclass
+class ClipMatch:
+    """``rows[i]`` is scored against segment ``segment_index[i]``; ``missing`` lists the
+    rows that could not be, with the reason (``missing_video`` / ``missing_segment``)."""
+
+    rows: list[ClipRow] = field(default_factory=list)
+    segment_index: list[int] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        reasons: dict[str, int] = {}
+        for item in self.missing:
+            reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+        return {"listed": len(self.rows) + len(self.missing), "found": len(self.rows),
+                "missing": reasons, "missing_rows": self.missing}
+
+
+def read_clip_list(path: str | Path) -> list[ClipRow]:
+    """Rows of a clip-list CSV; a bad header or row raises naming the file and line."""
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        absent = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if absent:
+            raise ValueError(f"{path}: clip list needs columns {list(REQUIRED_COLUMNS)}; "
+                             f"missing {absent} (header: {reader.fieldnames})")
+        rows = []
+        for line, record in enumerate(reader, start=2):
+            try:
+                start, end = float(record["start"]), float(record["end"])
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: line {line}: start/end must be numbers, got "
+                                 f"{record['start']!r}, {record['end']!r}") from None
+            if not end > start >= 0 or not record["video_id"]:
+                raise ValueError(f"{path}: line {line}: need a video_id and 0 <= start < end, "
+                                 f"got {record['video_id']!r} {start}-{end}")
+            rows.append(ClipRow(record["video_id"], start, end, record["text"] or "",
+                                record.get("task") or ""))
+    if not rows:
+        raise ValueError(f"{path}: clip list is empty")
+    return rows
+
+
+def match_clips(rows: list[ClipRow], metas: list[dict], tolerance: float = 1.0) -> ClipMatch:
+    """Match each row to the nearest-starting segment of its video (see module docstring).
+
+    ``metas``: the shard JSON of each prepared segment (``video_id``, ``start`` in the
+    source video, seconds).
+    """
+    by_video: dict[str, list[tuple[float, int]]] = {}
+    for index, meta in enumerate(metas):
+        by_video.setdefault(meta["video_id"], []).append((float(meta["start"]), index))
+    match = ClipMatch()
+    for row in rows:
+        candidates = by_video.get(row.video_id)
+        if not candidates:
+            match.missing.append({"video_id": row.video_id, "start": row.start,
+                                  "reason": "missing_video"})
+            continue
+        start, index = min(candidates, key=lambda c: abs(c[0] - row.start))
+        if abs(start - row.start) > tolerance:
+            match.missing.append({"video_id": row.video_id, "start": row.start,
+                                  "reason": "missing_segment"})
+            continue
+        match.rows.append(row)
+        match.segment_index.append(index)
+    return match
 
 
 def build_retrieval_set(extractor: FeatureExtractor, config: EvalConfig,
@@ -69,7 +153,7 @@ def build_retrieval_set(extractor: FeatureExtractor, config: EvalConfig,
     used = sorted(set(match.segment_index))
     position = {segment: i for i, segment in enumerate(used)}
     sentences = [row.text for row in match.rows]
-    queries = {k: v for k, v in extractor.encode_text(sentences).items()}
+    queries = extractor.encode_text(sentences)
     targets = torch.tensor([position[s] for s in match.segment_index])
     return RetrievalSet(clips.select(used), queries, targets, sentences, match.summary())
 
@@ -95,7 +179,8 @@ def score_matrices(data: RetrievalSet) -> dict[str, Tensor]:
 
 def retrieval_results(data: RetrievalSet, chunk_size: int = 1024) -> tuple[dict, dict]:
     """({direction: metrics}, {direction: ranks}) for text→X and X→text (0-based ranks),
-    scored in blocks of ``chunk_size`` rows (:func:`~mmssl.eval.metrics.embedding_ranks`)."""
+    scored in blocks of ``chunk_size`` rows
+    (:func:`~mmssl.eval.retrieval_metrics.embedding_ranks`)."""
     ranks = {}
     for name, (query, clip) in score_embeddings(data).items():
         ranks[name] = embedding_ranks(query, clip, targets=data.targets, chunk_size=chunk_size)
@@ -109,13 +194,14 @@ def evaluate_retrieval(method, train_config, tokenizer, config: EvalConfig,
     """The protocol on an in-memory ``method`` (e.g. periodic eval during training);
     writes nothing.
 
-    Returns (results dict as written by :func:`evaluate_youcook2`, the arrays the report
-    draws: see :func:`report_arrays`)."""
+    Returns (results dict, as :func:`mmssl.eval.evaluate.evaluate_youcook2` writes it, and
+    the arrays the report draws: see :func:`report_arrays`)."""
     if "text" not in method.modalities:
         raise ValueError(f"{type(method).__name__} has no text tower: zero-shot retrieval "
                          "needs one")
     method.eval()
-    extractor = FeatureExtractor(method, train_config.data, tokenizer, config.windows)
+    extractor = FeatureExtractor(method, train_config.data, tokenizer, config.windows,
+                                 batch_size=config.batch_size)
     data = build_retrieval_set(extractor, config, progress)
     metrics, ranks = retrieval_results(data)
     results = {
@@ -148,41 +234,3 @@ def report_arrays(data: RetrievalSet, ranks: dict[str, Tensor], sample: int = 32
               for m in data.clips.metas]
     return {"tensors": tensors, "meta": {"num_clips": len(data.clips), "keys": data.clips.keys,
                                          "groups": groups, "group_name": "recipe_type"}}
-
-
-def evaluate_youcook2(checkpoint: str | Path, config: EvalConfig, progress: bool = True) -> dict:
-    """Run the protocol on a checkpoint directory; writes ``eval_youcook2.json`` and the
-    eval config next to it and returns the results."""
-    checkpoint = Path(checkpoint)
-    method, train_config, tokenizer = load_checkpoint(checkpoint)
-    results, arrays = evaluate_retrieval(method, train_config, tokenizer, config, progress)
-    (checkpoint / RESULTS_NAME).write_text(json.dumps(results, indent=1))
-    save_arrays(checkpoint, "youcook2", arrays["tensors"], arrays["meta"])
-    save_config(config, checkpoint / "eval_config.yaml")
-    return results
-
-
-def format_table(results: dict) -> str:
-    """Results as a fixed-width table, chance level and published numbers beside ours."""
-    clips, queries = results["protocol"]["clips"], results["protocol"].get("queries")
-    title = (f"Zero-shot retrieval, YouCook2 format, {clips} clips, "
-             f"{results['protocol']['windows']} windows averaged")
-    if queries and queries != clips:
-        title += f", {queries} queries"
-    lines = [title, f"{'direction':<{NAME}}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MedR':>7}"
-                    f"{'MnR':>8}"]
-    for name, m in {**results["metrics"], **results.get("metrics_to_text", {})}.items():
-        lines.append(f"{'ours ' + name:<{NAME}}{m['R@1']:>7.3f}{m['R@5']:>7.3f}{m['R@10']:>7.3f}"
-                     f"{m['MedR']:>7.1f}{m['MnR']:>8.1f}")
-    lines.append(f"{'chance':<{NAME}}{1 / clips:>7.3f}{5 / clips:>7.3f}{10 / clips:>7.3f}"
-                 f"{(clips + 1) / 2:>7.1f}{(clips + 1) / 2:>8.1f}")
-    for name, (r1, r5, r10, medr) in PUBLISHED_T2V.items():
-        medr_text = "-" if medr is None else f"{medr:.1f}"
-        lines.append(f"{'paper t->v ' + name:<{NAME}}{r1:>7.3f}{r5:>7.3f}{r10:>7.3f}"
-                     f"{medr_text:>7}{'-':>8}")
-    missing = results.get("clip_list", {}).get("missing")
-    if missing:
-        lines.append(f"clip list: {results['clip_list']['found']} of "
-                     f"{results['clip_list']['listed']} clips found; missing {missing}")
-    lines.append(f"({PUBLISHED_NOTE})")
-    return "\n".join(lines)

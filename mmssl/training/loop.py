@@ -244,23 +244,26 @@ def _record(run: Run, out: dict, grad_norm, interval: Interval, skipped: dict) -
 
 
 def _periodic_eval(run: Run) -> dict:
-    """Zero-shot YouCook2 retrieval of the current weights (main process; others wait).
-
-    Building the evaluated copy draws from the RNGs, so their states are put back after:
-    a run with periodic eval trains exactly like one without.
+    """Zero-shot YouCook2 retrieval of the live weights, in memory (main process; others
+    wait). The model is evaluated in eval mode, then every module's mode and the RNG
+    states are put back: a run with periodic eval trains exactly like one without.
     """
     from mmssl.config import EvalConfig
-    from mmssl.eval.retrieval import evaluate_youcook2
+    from mmssl.eval.retrieval import evaluate_retrieval
 
-    checkpoint = run.save_final()
     metrics = {}
     if run.accelerator.is_main_process:
-        saved = rng_state()
+        model, saved = run.core, rng_state()
+        modes = [(module, module.training) for module in model.modules()]
         eval_config = EvalConfig(shards=run.config.eval_shards, windows=run.config.eval_windows)
-        results = evaluate_youcook2(checkpoint, eval_config, progress=False)
+        try:
+            results, _ = evaluate_retrieval(model, run.config, run.tokenizer, eval_config)
+        finally:
+            for module, training in modes:
+                module.training = training
+            set_rng_state(saved)
         metrics = {direction: {k: v for k, v in values.items() if k != "num_queries"}
                    for direction, values in results["metrics"].items()}
-        set_rng_state(saved)
     run.accelerator.wait_for_everyone()
     return metrics
 

@@ -8,7 +8,14 @@ import torch
 
 from mmssl.checkpoint import load_checkpoint
 from mmssl.config import EvalConfig
-from mmssl.eval.classification import evaluate_classification, format_classification
+from mmssl.eval.classification import (
+    evaluate_classification,
+    fine_tune_probe,
+    fit_linear,
+    linear_probe,
+    prompts,
+    standardize,
+)
 from mmssl.eval.classification_tasks import (
     TASKS,
     class_vocabulary,
@@ -17,9 +24,8 @@ from mmssl.eval.classification_tasks import (
     words_of,
 )
 from mmssl.eval.evaluate import classify_checkpoint
-from mmssl.eval.features import SegmentFeatures
-from mmssl.eval.linear_probe import fit_linear, linear_probe, standardize
-from mmssl.eval.zero_shot_classification import prompts
+from mmssl.eval.features import FeatureExtractor, SegmentFeatures
+from mmssl.eval.report import format_classification
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +122,6 @@ def test_names_and_prompts():
 
 def test_fine_tuning_changes_the_encoder_and_scores_the_test_split(eval_checkpoint,
                                                                    classification_shards):
-    from mmssl.eval.features import FeatureExtractor
-    from mmssl.eval.linear_probe import fine_tune_probe
-
     method, train_config, tokenizer = load_checkpoint(eval_checkpoint)
     before = [p.detach().clone() for p in method.towers["video"].parameters()]
     extractor = FeatureExtractor(method, train_config.data, tokenizer, windows=2,

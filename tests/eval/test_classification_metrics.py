@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmssl.eval.classification_metrics import (
+from mmssl.eval.classification_tasks import (
     average_precision,
     mean_average_precision,
     multi_hot,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mmssl.eval.clip_list import ClipRow, match_clips, read_clip_list
+from mmssl.eval.retrieval import ClipRow, match_clips, read_clip_list
 
 
 def test_reads_the_mil_nce_columns_in_any_order(tmp_path):

@@ -10,8 +10,7 @@ from PIL import Image
 from mmssl.cli import main
 from mmssl.config import EvalConfig
 from mmssl.eval.evaluate import evaluate_checkpoint
-from mmssl.eval.plots import pca_2d
-from mmssl.eval.report import write_report
+from mmssl.eval.report import pca_2d, write_report
 
 FIGURES = {"recall_at_k.png", "similarity.png", "embedding_pca.png", "training_curves.png"}
 

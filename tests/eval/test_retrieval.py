@@ -12,14 +12,14 @@ from mmssl.checkpoint import load_checkpoint
 from mmssl.config import EvalConfig
 from mmssl.data.candidates import window_starts
 from mmssl.data.shards import SkipCounter, open_dataset
+from mmssl.eval.evaluate import evaluate_youcook2
 from mmssl.eval.features import FeatureExtractor, segment_duration
+from mmssl.eval.report import format_table
 from mmssl.eval.retrieval import (
     DIRECTIONS,
     REVERSE,
     build_retrieval_set,
     evaluate_retrieval,
-    evaluate_youcook2,
-    format_table,
     retrieval_results,
     score_matrices,
 )

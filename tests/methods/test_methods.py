@@ -12,7 +12,7 @@ import yaml
 from mmssl.checkpoint import load_checkpoint
 from mmssl.config import EvalConfig, TrainConfig, load_config
 from mmssl.data.training_stream import TrainingStream
-from mmssl.eval.retrieval import evaluate_youcook2
+from mmssl.eval.evaluate import evaluate_youcook2
 from mmssl.methods import build_method
 from mmssl.train import seed_everything, train
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmssl.eval.metrics import (
+from mmssl.eval.retrieval_metrics import (
     embedding_ranks,
     grouped_retrieval_ranks,
     metrics_from_ranks,

@@ -1,4 +1,4 @@
-"""Retrieval metrics (R@K, median and mean rank) from a score matrix."""
+"""Retrieval metrics (R@K, median and mean rank) from a score matrix or from embeddings."""
 
 from __future__ import annotations
 
