@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3.11
 DEMO_ARGS ?=
 
-.PHONY: install demo test lint
+.PHONY: install demo test test-fast lint
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest
+
+# Under a minute: no training runs, no extra processes (markers in pyproject.toml).
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -m "not slow and not multiprocess"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,8 @@ AudioSet-format shards and a briefly trained checkpoint for the evaluation tests
 from pathlib import Path
 
 import pytest
+import torch
+from helpers import gloo_process
 
 from mmssl.config import PrepConfig, SynthConfig, TrainConfig, load_config
 from mmssl.prep import audioset, coin, howto100m, youcook2
@@ -15,6 +17,20 @@ TINY_WORLD = SynthConfig(
     coin_videos=0, audioset_clips=0,
 )
 TINY_PREP = PrepConfig(samples_per_shard=2, workers=2)
+
+# Markers for ``make test-fast`` (``-m "not slow and not multiprocess"``): a test that uses
+# one of these fixtures trains a model or starts processes, whatever its module says.
+SLOW_FIXTURES = {"eval_checkpoint", "demo_run"}
+MULTIPROCESS_FIXTURES = {"run_gloo"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if fixtures & MULTIPROCESS_FIXTURES:
+            item.add_marker(pytest.mark.multiprocess)
 
 
 @pytest.fixture(scope="session")
@@ -81,24 +97,6 @@ def eval_checkpoint(tiny_shards, tmp_path_factory) -> Path:
         "--loss.weights.at=1.0"])
     return train(config, progress=False)
 
-def _gloo_process(rank: int, world: int, store: str, out_dir: str, body) -> None:
-    import datetime
-
-    import torch
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
-    try:
-        torch.save(body(rank), f"{out_dir}/rank{rank}.pt")
-        # Leave together: a rank that tears gloo down while its peer is still connected
-        # can make the peer abort ("terminate called without an active exception").
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.fixture(scope="session")
 def run_gloo(tmp_path_factory):
     """``run_gloo(body, world=2)``: run the module-level function ``body(rank) -> dict`` in
@@ -108,35 +106,50 @@ def run_gloo(tmp_path_factory):
 
     def run(body, world: int = 2) -> list[dict]:
         out = tmp_path_factory.mktemp("gloo")
-        mp.spawn(_gloo_process, args=(world, str(out / "store"), str(out), body),
+        mp.spawn(gloo_process, args=(world, str(out / "store"), str(out), body),
                  nprocs=world, join=True)
         return [torch.load(out / f"rank{rank}.pt") for rank in range(world)]
 
     return run
 
 
-def shard_bytes(directory) -> dict:
-    """{file name: sha256} of every shard tar and stats file of a prepared directory.
-
-    Shards are reproducible byte for byte (``mmssl/shard_format.py``), so runs that must give
-    the same data are compared on their bytes."""
-    import hashlib
-
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(Path(directory).glob("shard-*"))}
+# Encoder fixtures. ``one_thread``: on a shared 2-core machine two torch threads spin
+# against each other and run small convolutions 10-50x slower (benchmarks/README.md).
+BERT_CORPUS = ["cut the onion into small pieces", "whisk the eggs with sugar",
+               "fry the onion until golden", "a small red ball rolls left",
+               "the whistle sounds", "a big blue square moves up and buzzes"]
 
 
-def differing_members(first, second) -> list[str]:
-    """Names of the tar members whose bytes differ between two prepared directories (what
-    to look at when :func:`shard_bytes` differ)."""
-    import tarfile
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test; the previous count is put back after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
-    def members(directory):
-        out = {}
-        for path in sorted(Path(directory).glob("shard-*.tar")):
-            with tarfile.open(path) as tar:
-                out.update({f"{path.name}/{m.name}": tar.extractfile(m).read() for m in tar})
-        return out
 
-    a, b = members(first), members(second)
-    return sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """``save_pretrained`` output of a 2-layer, 32-d BERT plus a WordPiece ``tokenizer.json``
+    trained with ``tokenizers`` (nothing can be downloaded here)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel
+
+    directory = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    trainer = trainers.WordPieceTrainer(vocab_size=80, special_tokens=specials)
+    tokenizer.train_from_iterator(BERT_CORPUS, trainer)
+    tokenizer.post_processor = processors.BertProcessing(
+        ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]")))
+    tokenizer.save(str(directory / "tokenizer.json"))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=32,
+                        num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
+                        max_position_embeddings=32, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0, pad_token_id=0)
+    BertModel(config).save_pretrained(directory)
+    return directory

@@ -5,12 +5,15 @@ they were (the resume test checks that training itself is unchanged)."""
 import random
 
 import numpy as np
+import pytest
 import torch
 
 from mmssl.checkpoint import save_checkpoint
 from mmssl.config import EvalConfig, TrainConfig, load_config
 from mmssl.eval.evaluate import evaluate_youcook2
 from mmssl.training.loop import Run, _periodic_eval
+
+pytestmark = pytest.mark.slow
 
 
 def test_periodic_eval_scores_the_live_model_and_puts_everything_back(tiny_shards, tmp_path):

@@ -16,6 +16,8 @@ from mmssl.eval.evaluate import evaluate_youcook2
 from mmssl.methods import build_method
 from mmssl.train import seed_everything, train
 
+pytestmark = pytest.mark.slow
+
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("synthetic_*.yaml"))
 STEPS = 30
 

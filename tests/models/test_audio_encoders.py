@@ -2,13 +2,11 @@
 
 import pytest
 import torch
-from encoder_fixtures import one_thread
 
 from mmssl.models import AUDIO_ENCODERS
 from mmssl.models.audio_transformer import sinusoidal_positions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread,)  # pytest finds fixtures among module names
 
 
 def test_any_clip_length_and_clear_errors_for_the_wrong_mel_count():

@@ -8,7 +8,6 @@ clips, 8×32×32 for S3D, and 40×32 log-mels); speed belongs to ``benchmarks/en
 
 import pytest
 import torch
-from encoder_fixtures import one_thread
 from safetensors.torch import save_file
 
 from mmssl.models import AUDIO_ENCODERS, VIDEO_ENCODERS
@@ -21,7 +20,6 @@ CASES = ([("video", name) for name in VIDEO_ENCODERS.list()]
          + [("audio", name) for name in AUDIO_ENCODERS.list()])
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread,)  # pytest finds fixtures among module names
 
 
 def build(modality, name):

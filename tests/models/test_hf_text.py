@@ -3,7 +3,6 @@ directory with ``save_pretrained`` and a WordPiece tokenizer trained with ``toke
 
 import pytest
 import torch
-from encoder_fixtures import one_thread, tiny_bert_dir
 from tokenizers import Tokenizer
 
 from mmssl.config import TrainConfig
@@ -21,7 +20,6 @@ def hf_dir(tiny_bert_dir):
     return tiny_bert_dir
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread, tiny_bert_dir,)  # pytest finds fixtures among module names
 
 
 def test_tokenizer_shifts_ids_keeps_special_tokens_and_round_trips(hf_dir, tmp_path):

@@ -2,13 +2,11 @@
 
 import pytest
 import torch
-from encoder_fixtures import one_thread
 
 from mmssl.models import VIDEO_ENCODERS
 from mmssl.models.temporal_shift import temporal_shift
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread,)  # pytest finds fixtures among module names
 
 
 def naive_shift(x, frames, fold_div=8):

@@ -4,7 +4,6 @@ network without its classifier."""
 
 import pytest
 import torch
-from encoder_fixtures import one_thread
 from torch import nn
 from torchvision.models import resnet18, resnet50
 from torchvision.models.video import mc3_18, r2plus1d_18, s3d, swin3d_t
@@ -29,7 +28,6 @@ def test_same_parameter_names_and_shapes(ours, theirs, tmp_path):
     assert mine == reference
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread,)  # pytest finds fixtures among module names
 
 
 def test_mc3_features_equal_torchvision(tmp_path):

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from encoder_fixtures import one_thread
 from safetensors.torch import save_file
 
 from mmssl.config import TrainConfig
@@ -12,7 +11,6 @@ from mmssl.models import Tiny3DEncoder, TinyAudioEncoder, WordMaxPoolEncoder
 from mmssl.registry import RegistryError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread,)  # pytest finds fixtures among module names
 
 
 def test_default_config_builds_the_original_tiny_encoders():

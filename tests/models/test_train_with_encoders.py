@@ -4,7 +4,6 @@ weights files start the towers, and the checkpoint loads back for evaluation."""
 
 import pytest
 import torch
-from encoder_fixtures import one_thread, tiny_bert_dir
 
 from mmssl.checkpoint import load_checkpoint
 from mmssl.config import TrainConfig, load_config
@@ -12,8 +11,7 @@ from mmssl.data.tokenizer import SubwordTokenizer, WordTokenizer
 from mmssl.methods.towers import build_encoder
 from mmssl.train import narration_texts, train
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread, tiny_bert_dir,)  # pytest finds fixtures among module names
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 
 def tiny_config(shards, out, **model) -> TrainConfig:

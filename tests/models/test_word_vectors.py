@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from encoder_fixtures import one_thread
 
 from mmssl.models import WordMaxPoolEncoder
 from mmssl.models.word_vectors import read_word_vectors
@@ -10,7 +9,6 @@ from mmssl.models.word_vectors import read_word_vectors
 VOCAB = {"[PAD]": 0, "[UNK]": 1, "cut": 2, "the": 3, "onion": 4, "zesty": 5}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FIXTURES = (one_thread,)  # pytest finds fixtures among module names
 
 
 def write_glove(path, rows):

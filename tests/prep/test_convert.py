@@ -6,7 +6,7 @@ import shutil
 import tarfile
 
 import pytest
-from conftest import differing_members, shard_bytes
+from helpers import differing_members, shard_bytes
 
 from mmssl.config import PrepConfig
 from mmssl.media import probe

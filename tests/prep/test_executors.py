@@ -4,13 +4,15 @@ and no manifest."""
 
 
 import pytest
-from conftest import differing_members, shard_bytes
+from helpers import differing_members, shard_bytes
 
 from mmssl.config import PrepConfig
 from mmssl.prep import executors, youcook2
 from mmssl.prep.arguments import add_prep_arguments, parse_prep, prep_parser
 from mmssl.prep.executors import RunOptions
 from mmssl.shard_format import MANIFEST_NAME, read_manifest
+
+pytestmark = pytest.mark.multiprocess
 
 
 def shard_list(manifest: dict) -> list[dict]:

@@ -7,11 +7,14 @@ import subprocess
 import sys
 import time
 
-from conftest import shard_bytes
+import pytest
+from helpers import shard_bytes
 
 from mmssl.config import PrepConfig
 from mmssl.prep import youcook2
 from mmssl.shard_format import is_complete, stats_path
+
+pytestmark = pytest.mark.multiprocess
 
 PREP = PrepConfig(samples_per_shard=2, workers=1)
 

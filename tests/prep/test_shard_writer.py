@@ -51,6 +51,7 @@ def test_exception_inside_writer_leaves_no_shard(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.multiprocess
 def test_sigkill_mid_write_is_not_complete_and_rerun_completes(tmp_path):
     path = tmp_path / "shard-000000.tar"
     env = {**os.environ, "PYTHONPATH": os.getcwd()}

@@ -173,6 +173,7 @@ def test_other_seed_gives_other_world(world, tmp_path):
     assert not set(first) & set(other)
 
 
+@pytest.mark.slow
 def test_no_audio_fraction_one_writes_silent_howto_videos(tmp_path):
     config = SynthConfig(seed=5, howto_videos=2, youcook_val_videos=0, youcook_train_videos=0,
                          howto_seconds=(6.0, 7.0), no_audio_fraction=1.0, workers=1)

@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -15,6 +16,8 @@ from mmssl.config import DataConfig, TrainConfig, load_config
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.data.training_stream import TrainingStream
 from mmssl.train import narration_texts, train
+
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 WORLD, PER_RANK, STEPS = 2, 4, 3
 

@@ -19,6 +19,8 @@ from mmssl.config import TrainConfig, load_config, save_config
 from mmssl.train import train
 from mmssl.training.state import find_resumable, saved_steps, step_dir, verify
 
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+
 STEPS = 8
 REPO = Path(__file__).parents[2]
 
