@@ -3,7 +3,7 @@
     python benchmarks/video2dataset_compare.py [--v2d-python /tmp/v2d-venv/bin/python]
         [--short-sides 256 48] [--json benchmarks/results/video2dataset_compare.json]
 
-The job (issue 3, PEERS.md): four copies of the real 122-s 1080p H.264 + AAC clip, four
+The job: four copies of the real 122-s 1080p H.264 + AAC clip, four
 10-s clips from each (starts 10, 40, 70, 100 s), exact cuts, short side 256, 8 fps, two
 worker processes. Rows:
 

@@ -128,10 +128,12 @@ def _embed(argv: list[str]) -> None:
                         help="towers to export (default: every tower of the method)")
     args, config = parse_command(parser, EmbedConfig, argv)
     if args.sentences:
-        keys, arrays = embed_sentences(args.checkpoint, read_sentences(args.sentences))
+        keys, arrays = embed_sentences(args.checkpoint, read_sentences(args.sentences),
+                                       config.batch_size)
     else:
         keys, arrays = embed_shards(args.checkpoint, args.shards, args.modalities,
-                                    config.windows, config.subset, config.level, progress=True)
+                                    config.windows, config.subset, config.level, progress=True,
+                                    batch_size=config.batch_size)
     out = write_embeddings(args.out, keys, arrays, args.sentences or args.shards)
     print(f"{len(keys)} rows, arrays {sorted(arrays)} -> {out}")
 

@@ -222,7 +222,8 @@ class EvalConfig:
 
     shards: str = setting("", "prepared YouCook2-format shards (zero-shot retrieval)")
     windows: int = setting(10, "windows averaged per segment (retrieval)")
-    batch_size: int = setting(64, "not read yet: evaluation encodes one segment at a time")
+    batch_size: int = setting(64, "clips (windows of several segments) or sentences per "
+                              "forward pass")
     subset: str = setting("validation", 'segments of this subset ("": every segment)')
     clip_list: str = setting("", "CSV end,start,task,text,video_id: the clips to retrieve")
     clip_tolerance: float = setting(1.0, "seconds a clip_list start may be off its segment's")
@@ -237,6 +238,7 @@ class EmbedConfig:
     """What ``mmssl embed`` computes for each segment of prepared shards."""
 
     windows: int = setting(EvalConfig.windows, "windows averaged per segment")
+    batch_size: int = setting(EvalConfig.batch_size, "clips or sentences per forward pass")
     subset: str = setting("", 'only segments of this subset ("": every segment)')
     level: str = setting("embedding", "embedding (in each space) | backbone (encoder output)")
 

@@ -55,9 +55,7 @@ def tiny_shards(tiny_world, tmp_path_factory) -> dict[str, Path]:
     return {"howto100m": out / "howto100m", "youcook2": out / "youcook2"}
 
 
-# Evaluation fixtures (issue 7). They live here, not in tests/eval/conftest.py: a second
-# conftest module would replace this one as ``sys.modules["conftest"]``, and the 2-process
-# tests pickle ``conftest._gloo_process`` by name.
+# Evaluation fixtures: COIN- and AudioSet-format shards and a briefly trained checkpoint.
 EVAL_PREP = PrepConfig(samples_per_shard=8, workers=2)
 COIN_VIDEOS = 12  # two per task, so every task has a training and most a testing video
 AUDIOSET_CLIPS = 12

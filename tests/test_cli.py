@@ -67,7 +67,8 @@ def test_spot_checks_of_the_help(capsys):
     ("synth --out x", "--synth.howto_videos=2", "SynthConfig keys: audio_rate, audioset_clips"),
     ("eval youcook2 --checkpoint c", "--eval.windows=3", "EvalConfig keys: audioset_class"),
     ("prep coin --annotations a --videos v --out o", "--gopp=4", "PrepConfig keys: crf, fps,"),
-    ("embed --checkpoint c --sentences s --out o", "--window=2", "EmbedConfig keys: level,"),
+    ("embed --checkpoint c --sentences s --out o", "--window=2",
+     "EmbedConfig keys: batch_size, level,"),
     ("demo", "--train.optim.lrr=1", "keys of train.optim: accumulation_steps"),
 ])
 def test_unknown_keys_are_errors_naming_the_known_ones(command, option, known, capsys):
