@@ -44,6 +44,7 @@ from mmssl.config import DataConfig, PrepConfig, SynthConfig
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.data.training_stream import TrainingStream
+from mmssl.media.decode import scaled_size
 from mmssl.prep.howto100m import prepare
 from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta
 from mmssl.synth.generate import generate_world
@@ -74,8 +75,11 @@ def bench_configs(root: Path, videos: int
     """The tokenizer of a synthetic world and its ``(name, short side, config)`` pairs:
     ``demo`` and ``16x112`` (see the module doc), read in-process."""
     shards = make_shards(root, videos)
-    configs = [(name, side, DataConfig(shards=shards[side], clip_frames=frames,
-                                       batch_size=BATCH, num_workers=0))
+    world = SynthConfig()
+    # Clips as prepared (the crop spans the frame: no resampling), as the bare decode reads.
+    configs = [(name, side, DataConfig(
+                    shards=shards[side], clip_frames=frames, batch_size=BATCH, num_workers=0,
+                    crop_size=scaled_size(world.width, world.height, side)[::-1]))
                for name, frames, side in (("demo", 8, 48), ("16x112", 16, 112))]
     return tokenizer_for(root), configs
 

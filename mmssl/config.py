@@ -74,8 +74,12 @@ class PrepConfig:
 class DataConfig:
     """Training clips: what the loader cuts from each shard sample.
 
-    ``views=2`` adds a second, independently augmented view of each clip (a different
-    start inside the anchor narration and a random crop), for SimCLR/BYOL. ``mix`` switches
+    Every clip of a batch is ``crop_size`` (height, width) pixels whatever its source's
+    aspect ratio or prepared size: frames are scaled to cover that size (aspect kept), then
+    cropped — at a random position for training, in the centre for evaluation and export
+    (``mmssl/data/augment.py``). ``views=2`` adds a second, independently augmented view of
+    each clip (a different start inside the anchor narration and a random resized crop),
+    for SimCLR/BYOL. ``mix`` switches
     to resampled shards: every reader draws shards with replacement, directory d with
     probability ∝ weight_d (open_clip's ``--dataset-resampled``); there are no epochs then.
     """
@@ -88,6 +92,8 @@ class DataConfig:
     num_workers: int = setting(1, "DataLoader worker processes per process")
     shuffle_buffer: int = setting(256, "clips held in the shuffle buffer")
     max_words: int = setting(16, "tokens per narration (padded or truncated)")
+    crop_size: tuple[int, int] = setting(
+        (48, 64), "[height, width] of every clip: frames scaled to cover it, then cropped")
     views: int = setting(1, "1, or 2: a second augmented view of each clip (SimCLR/BYOL)")
     crop_scale: tuple[float, float] = setting(
         (0.6, 1.0), "[smallest, largest] area fraction of a second view's random crop")
@@ -115,6 +121,9 @@ class ModelConfig:
     ``text_pooling`` (mean | cls), frozen when ``freeze_text``.
     ``gradient_checkpointing``: recompute activations in backward, in every encoder that
     supports it (all but tiny3d, tiny_audio and word_maxpool).
+    ``video_mean``/``video_std``: the video tower's input normalisation, applied by the
+    method on the device to the uint8 clips of a batch, ``(x / 255 − mean_c) / std_c``
+    (mean 0, std 1: frames in [0, 1], as MIL-NCE's released S3D-G expects).
     """
 
     video_encoder: str = setting("tiny3d", "registered video encoder (VIDEO_ENCODERS)")
@@ -139,6 +148,10 @@ class ModelConfig:
     text_pooling: str = setting("mean", "pooling of the hf text encoder: mean | cls")
     freeze_text: bool = setting(False, "keep the hf text encoder fixed")
     gradient_checkpointing: bool = setting(False, "recompute activations in backward")
+    video_mean: tuple[float, float, float] = setting(
+        (0.45, 0.45, 0.45), "per-channel (RGB) mean subtracted from frames scaled to [0, 1]")
+    video_std: tuple[float, float, float] = setting(
+        (0.225, 0.225, 0.225), "per-channel (RGB) deviation frames are divided by after that")
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Cutting model inputs out of a shard sample.
 
 An open sample is a :class:`~mmssl.media.ClipReader` on its mp4 plus its metadata
-(``mmssl.shard_format``). A clip is ``clip_frames`` consecutive frames and the 16 kHz audio
-under them; only the frames a clip needs are decoded.
+(``mmssl.shard_format``). A clip is ``clip_frames`` consecutive frames, cropped to the
+batch's ``crop_size`` (:mod:`mmssl.data.augment`), and the 16 kHz audio under them; only
+the frames a clip needs are decoded. Frames stay uint8: the method normalises them on its
+device (:func:`mmssl.models.inputs.normalize_video`), with the settings of its model.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
+from mmssl.data.augment import CropBox, center_crop_box, crop_to_size
 from mmssl.media.logmel import LogMel
 from mmssl.media.reader import ClipReader
 from mmssl.shard_format import AUDIO_RATE
-
-VIDEO_MEAN, VIDEO_STD = 0.45, 0.225
 
 
 class SampleTiming:
@@ -48,27 +49,33 @@ class OpenSample(SampleTiming):
 
 
 class ClipCutter:
-    """Video (C, T, H, W) float and log-mel (1, n_mels, frames) for a clip start time."""
+    """Video (3, T, h, w) uint8 and log-mel (1, n_mels, frames) for a clip start time;
+    ``crop_size`` is (h, w)."""
 
-    def __init__(self, clip_frames: int, logmel: LogMel):
+    def __init__(self, clip_frames: int, logmel: LogMel, crop_size: tuple[int, int]):
         self.clip_frames = clip_frames
         self.logmel = logmel
+        self.crop_size = tuple(crop_size)
 
     @classmethod
     def from_config(cls, config) -> ClipCutter:
-        """The cutter of a :class:`~mmssl.config.DataConfig`: its clip length and log-mel
-        settings, the same for training, evaluation and export."""
+        """The cutter of a :class:`~mmssl.config.DataConfig`: its clip length, crop size and
+        log-mel settings, the same for training, evaluation and export."""
         return cls(config.clip_frames, LogMel(n_mels=config.n_mels, window_ms=config.window_ms,
-                                              hop_ms=config.hop_ms))
+                                              hop_ms=config.hop_ms), config.crop_size)
 
     def clip_seconds(self, fps: float) -> float:
         return self.clip_frames / fps
 
-    def video(self, sample: OpenSample, start: float) -> torch.Tensor:
-        """Frames from ``round(start * fps)``; the last frame repeats past the end."""
+    def video(self, sample: OpenSample, start: float, box: CropBox | None = None
+              ) -> torch.Tensor:
+        """Frames from ``round(start * fps)`` (the last frame repeats past the end), the
+        ``box`` of each (default: the centre crop) scaled to ``crop_size``."""
         first = min(int(round(start * sample.fps)), max(sample.num_frames - 1, 0))
-        return normalize_video(torch.from_numpy(
-            sample.reader.frames(first, self.clip_frames, sample.fps)))
+        frames = torch.from_numpy(sample.reader.frames(first, self.clip_frames, sample.fps))
+        video = frames.permute(3, 0, 1, 2)
+        box = box or center_crop_box(*video.shape[-2:], self.crop_size)
+        return crop_to_size(video, box, self.crop_size)
 
     def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
         """Log-mel of the clip's audio, and whether there was any (all zeros when none)."""
@@ -79,8 +86,3 @@ class ClipCutter:
         frames = self.logmel.num_frames(count)
         return torch.zeros(1, self.logmel.mel.n_mels, frames), False
 
-
-def normalize_video(frames: torch.Tensor) -> torch.Tensor:
-    """(T, H, W, 3) uint8 → (3, T, H, W) float, ``(x / 255 - 0.45) / 0.225``."""
-    video = frames.permute(3, 0, 1, 2).float().div_(255.0)
-    return video.sub_(VIDEO_MEAN).div_(VIDEO_STD)

@@ -4,18 +4,20 @@ A :class:`ClipPlan` holds every choice behind a clip — which sample, which anc
 narration and which K − 1 neighbours as candidates (:func:`candidate_window`), where the
 clip starts (:func:`clip_start`), and with ``views=2`` the second view's start and both
 crop boxes. Planning reads the sample's JSON member only (the mp4 is not even opened) and
-makes every random draw. Materialising a plan opens the mp4, decodes the frames and the
-audio under the clip, computes the log-mel and tokenises the candidates; it draws
-nothing, so a clip depends on its plan alone.
+makes every random draw, the crop box included (:mod:`mmssl.data.augment`: a random crop
+of ``crop_size`` from the frames scaled to cover it, drawn from the frame size in the JSON
+member). Materialising a plan opens the mp4, decodes the frames and the audio under the
+clip, crops them, computes the log-mel and tokenises the candidates; it draws nothing, so a
+clip depends on its plan alone.
 
 The split lets a resumed stream replay the plans of the batches already trained on — tar
 reading and random draws — and decode only what it yields. The draws are made in the same
 order as when clips were built in one step, so the clips are the same too.
 
-A clip (one item of the batch contract): ``video`` (3, T, H, W) float, ``audio``
-(1, n_mels, frames) log-mel, ``audio_mask`` bool, ``text`` (K, L) int64 with the anchor
-narration at k = 0, ``text_mask`` (K,) bool, ``meta``; with ``views=2`` also
-``video_view2``, both views randomly cropped.
+A clip (one item of the batch contract): ``video`` (3, T, h, w) uint8 with (h, w) =
+``crop_size``, ``audio`` (1, n_mels, frames) log-mel, ``audio_mask`` bool, ``text`` (K, L)
+int64 with the anchor narration at k = 0, ``text_mask`` (K,) bool, ``meta``; with
+``views=2`` also ``video_view2``, both views random resized crops.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from mmssl.config import DataConfig
-from mmssl.data.augment import CropBox, random_crop_box, resized_crop
+from mmssl.data.augment import CropBox, cover_crop_box, random_resized_box
 from mmssl.data.candidates import candidate_window, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
@@ -42,16 +44,16 @@ class ClipPlan:
 
     ``sample`` is the shard sample (shared by the plans of one sample); ``texts`` the
     candidate narrations, anchor first; ``start`` the clip's start in the sample, seconds;
-    ``meta`` the clip's batch meta (key, video_id, start in the source, anchor). With two
-    views: ``second_start`` the second view's start and ``crops`` each view's crop box.
+    ``meta`` the clip's batch meta (key, video_id, start in the source, anchor); ``crops``
+    each view's crop box. With two views, ``second_start`` is the second view's start.
     """
 
     sample: ShardSample
     texts: tuple[str, ...]
     start: float
     meta: dict
+    crops: tuple[CropBox, ...]
     second_start: float | None = None
-    crops: tuple[CropBox, CropBox] | None = None
 
 
 class TrainingClips:
@@ -88,19 +90,22 @@ class TrainingClips:
         span = (texts[anchor]["start"], texts[anchor]["end"])
         clip_seconds = self.cutter.clip_seconds(sample.fps)
         start = clip_start(*span, clip_seconds, sample.duration, rng)
-        second, crops = None, None
+        frame = (int(sample.meta["height"]), int(sample.meta["width"]))
+        size, second = self.config.crop_size, None
         if self.config.views == 2:
             # Two views: each its own start inside the anchor's span and its own crop.
             second = clip_start(*span, clip_seconds, sample.duration, rng)
-            size = (int(sample.meta["height"]), int(sample.meta["width"]))
             scale = self.config.crop_scale
-            crops = (random_crop_box(*size, scale, rng), random_crop_box(*size, scale, rng))
+            crops = (random_resized_box(*frame, size, scale, rng),
+                     random_resized_box(*frame, size, scale, rng))
+        else:
+            crops = (cover_crop_box(*frame, size, rng),)
         video_id = sample.meta["video_id"]
         absolute = sample.meta["start"] + start
         meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
                 "anchor": texts[anchor]["text"]}
         return ClipPlan(sample, tuple(texts[i]["text"] for i in [anchor, *others]), start, meta,
-                        second, crops)
+                        crops, second)
 
     def materialise(self, plan: ClipPlan) -> dict:
         """Decode and compute the clip ``plan`` describes. Raises :class:`MediaError` when
@@ -109,22 +114,18 @@ class TrainingClips:
         k = self.config.num_candidates
         text = torch.zeros(k, self.config.max_words, dtype=torch.long)
         text[: len(plan.texts)] = self.tokenizer(list(plan.texts), self.config.max_words)
-        where = plan.sample.where
         with ClipReader(plan.sample.media) as reader:
-            sample = OpenSample(reader, plan.sample.meta, where)
+            sample = OpenSample(reader, plan.sample.meta, plan.sample.where)
             audio, has_audio = self.cutter.audio(sample, plan.start)
-            clip = {"video": self.cutter.video(sample, plan.start), "audio": audio,
+            clip = {"video": self._video(sample, plan.start, plan.crops[0]), "audio": audio,
                     "audio_mask": has_audio, "text": text,
                     "text_mask": torch.arange(k) < len(plan.texts), "meta": plan.meta}
-            if plan.crops is not None:
-                second = self.cutter.video(sample, plan.second_start)
-                clip["video"] = _cropped(clip["video"], plan.crops[0], where)
-                clip["video_view2"] = _cropped(second, plan.crops[1], where)
+            if plan.second_start is not None:
+                clip["video_view2"] = self._video(sample, plan.second_start, plan.crops[1])
         return clip
 
-
-def _cropped(video: torch.Tensor, box: CropBox, where: str) -> torch.Tensor:
-    try:
-        return resized_crop(video, box)
-    except ValueError as error:  # frames of another size than the sample's JSON says
-        raise MediaError("frame_size_mismatch", where, str(error)) from error
+    def _video(self, sample: OpenSample, start: float, box: CropBox) -> torch.Tensor:
+        try:
+            return self.cutter.video(sample, start, box)
+        except ValueError as error:  # frames of another size than the sample's JSON says
+            raise MediaError("frame_size_mismatch", sample.where, str(error)) from error

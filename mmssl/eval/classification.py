@@ -206,14 +206,15 @@ def fine_tune_probe(extractor: FeatureExtractor, shards: str, task: Classificati
     # Both splits' classes.
     vocab = class_vocabulary(task, list(read_metas(shards, SkipCounter(strict=True))))
     targets = label_targets(task, [m for _, m in clips], vocab)
-    encoder = extractor.method.towers[task.modality]
+    towers = extractor.method.towers
+    encoder = towers[task.modality]
     head = nn.Linear(encoder.out_dim, len(vocab))
     optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
     encoder.train()
     for _ in range(steps):
         rows = [rng.randrange(len(clips)) for _ in range(batch_size)]
         x = torch.stack([rng.choice(clips[r][0]) for r in rows])
-        loss = _loss(head(encoder(x)), targets[rows], task.multilabel)
+        loss = _loss(head(towers.encode(task.modality, x)), targets[rows], task.multilabel)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -10,8 +10,8 @@ and the W results are **averaged** (MIL-NCE / MMV test-time protocol)::
 
 Level ``"embedding"``: f is ``method.embed(modality, x)``, giving one (N, D) matrix per
 space the modality meets another in (``vt``, ``at``, ``va``; see ``mmssl/models/spaces``).
-Level ``"backbone"``: f is the frozen encoder ``method.towers[modality]`` (its ``out_dim``
-features, stored under ``"features"``), what linear probes read. Asking for both decodes
+Level ``"backbone"``: f is the frozen encoder, ``method.towers.encode(modality, x)`` (its
+``out_dim`` features, stored under ``"features"``), what linear probes read. Asking for both decodes
 each window once. Text is the sample's first text (its sentence/label).
 
 Audio-only samples (AudioSet files with no video) are kept when video is not asked for; a
@@ -168,7 +168,7 @@ class FeatureExtractor:
         x = x.to(self.device)
         out = {}
         if "backbone" in self.levels:
-            out["features"] = self.method.towers[modality](x)
+            out["features"] = self.method.towers.encode(modality, x)
         if "embedding" in self.levels:
             out.update(self.method.embed(modality, x))
         return {name: value.cpu() for name, value in out.items()}
@@ -184,7 +184,8 @@ class FeatureExtractor:
         return {space: torch.cat([part[space] for part in parts]).cpu() for space in parts[0]}
 
     def windows_of(self, sample: OpenSample, modality: str) -> Tensor:
-        """The segment's W input windows of ``modality``: (W, C, T, H, W) video or
+        """The segment's W input windows of ``modality``: (W, 3, T, h, w) uint8 video (centre
+        crops of ``crop_size``) or
         (W, 1, n_mels, frames) log-mel, starting at ``linspace(0, max(0, d - c), W)``."""
         starts = window_starts(segment_duration(sample),
                                self.cutter.clip_seconds(sample.fps or 1.0), self.windows)

@@ -1,7 +1,8 @@
 """Building a method's encoders from the config, and embedding inputs through them.
 
-Every method keeps its encoders in ``self.towers`` (an ``nn.ModuleDict`` keyed by modality)
-and its heads in ``self.spaces`` (:class:`~mmssl.models.spaces.EmbeddingSpaces`), so that
+Every method keeps its encoders in ``self.towers`` (:class:`Towers`, an ``nn.ModuleDict``
+keyed by modality that also turns batch inputs into encoder inputs) and its heads in
+``self.spaces`` (:class:`~mmssl.models.spaces.EmbeddingSpaces`), so that
 ``embed(modality, x)`` and evaluation work the same way for all of them.
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import inspect
 
+import torch
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
 from mmssl.methods.scoring import Scoring
 from mmssl.models import AUDIO_ENCODERS, TEXT_ENCODERS, VIDEO_ENCODERS
+from mmssl.models.inputs import normalize_video
 from mmssl.models.spaces import EmbeddingSpaces
 from mmssl.models.weights import load_encoder_weights
 from mmssl.models.word_vectors import read_word_vectors
@@ -21,7 +24,7 @@ from mmssl.models.word_vectors import read_word_vectors
 ENCODERS = {"video": VIDEO_ENCODERS, "audio": AUDIO_ENCODERS, "text": TEXT_ENCODERS}
 # The model.* fields each modality's tower reads (here and in load_pretrained).
 TOWER_FIELDS = {
-    "video": ("video_encoder", "video_width", "video_weights"),
+    "video": ("video_encoder", "video_width", "video_weights", "video_mean", "video_std"),
     "audio": ("audio_encoder", "audio_width", "audio_weights"),
     "text": ("text_encoder", "word_dim", "text_width", "text_weights", "word_vectors",
              "freeze_word_vectors", "hf_text_dir", "text_pooling", "freeze_text"),
@@ -77,10 +80,39 @@ def build_encoder(config: TrainConfig, modality: str, vocab_size: int = 0) -> nn
     return constructor(**kwargs, **requested)
 
 
-def build_towers(config: TrainConfig, vocab_size: int, modalities) -> nn.ModuleDict:
+class Towers(nn.ModuleDict):
+    """The encoders by modality (``towers["video"]`` is the video encoder, its parameters
+    named ``towers.video.*``), and the step from what a batch holds to what an encoder
+    takes: :meth:`inputs` normalises uint8 video with the model's ``video_mean`` /
+    ``video_std`` (non-persistent buffers: they come from the config, and move with the
+    model to its device); audio log-mel and text token ids pass as they are."""
+
+    video_mean: Tensor
+    video_std: Tensor
+
+    def __init__(self, encoders: dict[str, nn.Module], video_mean=(0.0,) * 3,
+                 video_std=(1.0,) * 3):
+        super().__init__(encoders)
+        self.register_buffer("video_mean", torch.tensor(video_mean, dtype=torch.float32),
+                             persistent=False)
+        self.register_buffer("video_std", torch.tensor(video_std, dtype=torch.float32),
+                             persistent=False)
+
+    def inputs(self, modality: str, x: Tensor) -> Tensor:
+        """Batch input → encoder input: video (B, 3, T, H, W) uint8 → normalised float."""
+        if modality == "video":
+            return normalize_video(x, self.video_mean, self.video_std)
+        return x
+
+    def encode(self, modality: str, x: Tensor) -> Tensor:
+        """The ``modality`` encoder's features (B, out_dim) of batch input ``x``."""
+        return self[modality](self.inputs(modality, x))
+
+
+def build_towers(config: TrainConfig, vocab_size: int, modalities) -> Towers:
     """Encoders for ``modalities`` (video, audio, text) named in ``config.model``."""
-    return nn.ModuleDict({modality: build_encoder(config, modality, vocab_size)
-                          for modality in modalities})
+    return Towers({modality: build_encoder(config, modality, vocab_size)
+                   for modality in modalities}, config.model.video_mean, config.model.video_std)
 
 
 def load_pretrained(towers: nn.ModuleDict, config: TrainConfig, vocabulary: dict[str, int]
@@ -130,17 +162,17 @@ def build_spaces(config: TrainConfig, towers: nn.ModuleDict, pairs, kind: str
                            config.model.head or "linear")
 
 
-def embed(towers: nn.ModuleDict, spaces: EmbeddingSpaces, modality: str, x: Tensor,
+def embed(towers: Towers, spaces: EmbeddingSpaces, modality: str, x: Tensor,
           scoring: Scoring) -> dict[str, Tensor]:
     """Embeddings of ``x`` in every space its modality meets another in, as ``scoring``
     compares them (L2-normalised when it scores cosine similarities).
 
-    video (B, 3, T, H, W), audio (B, 1, mels, frames), text (..., L) token ids
+    video (B, 3, T, H, W) uint8, audio (B, 1, mels, frames), text (..., L) token ids
     → ``{pair: (..., dim)}``.
     """
     flat = x.reshape(-1, x.shape[-1]) if modality == "text" else x
     out = {pair: scoring.embedding(value)
-           for pair, value in spaces(modality, towers[modality](flat)).items()}
+           for pair, value in spaces(modality, towers.encode(modality, flat)).items()}
     if modality == "text":
         out = {pair: value.reshape(*x.shape[:-1], -1) for pair, value in out.items()}
     return out

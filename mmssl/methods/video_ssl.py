@@ -23,14 +23,14 @@ from mmssl.methods.momentum import momentum_copy, momentum_update
 from mmssl.methods.registry import METHODS
 from mmssl.methods.scoring import SCORING_FIELDS, Scoring
 from mmssl.methods.terms import resolve_weights, weighted_total
-from mmssl.methods.towers import build_towers, tower_fields
+from mmssl.methods.towers import Towers, build_towers, tower_fields
 from mmssl.models.heads import projection_head
 
 MODALITIES = ("video",)
 
 
 def projected_video_tower(config: TrainConfig, method: str, used: set[str]
-                          ) -> tuple[nn.ModuleDict, nn.Module]:
+                          ) -> tuple[Towers, nn.Module]:
     """The video tower and its projector of a two-view method, after checking that the
     config asks for two views and sets no field outside ``used`` and the ones they use."""
     if config.data.views != 2:
@@ -58,7 +58,7 @@ class SimCLR(Method):
 
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         """``{"video": projector(encoder(x))}`` (B, vat_dim), not normalised (NT-Xent does)."""
-        return {"video": self.projector(self.towers[modality](x))}
+        return {"video": self.projector(self.towers.encode(modality, x))}
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """Projections ``z1``, ``z2`` (B, D) of the two views (gathered by the loss)."""
@@ -90,10 +90,11 @@ class BYOL(Method):
 
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         """``{"video": projector(encoder(x))}`` (B, vat_dim), the online projection."""
-        return {"video": self.projector(self.towers[modality](x))}
+        return {"video": self.projector(self.towers.encode(modality, x))}
 
     def _target(self, video: Tensor) -> Tensor:
-        return self.target["projector"](self.target["encoder"](video))
+        return self.target["projector"](self.target["encoder"](self.towers.inputs("video",
+                                                                                  video)))
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """Online predictions ``p1``, ``p2`` and target projections ``t1``, ``t2`` (B, D)."""

@@ -36,7 +36,7 @@ def test_batch_contract(tiny_shards):
     config = small_config(tiny_shards["howto100m"])
     batch = first_batches(TrainingStream(config, TOKENIZER), 1)[0]
     assert batch["video"].shape == (6, 3, config.clip_frames, 48, 64)
-    assert batch["video"].dtype == torch.float32
+    assert batch["video"].dtype == torch.uint8  # normalised by the method, on its device
     assert batch["audio"].shape == (6, 1, config.n_mels, 101)
     assert batch["audio_mask"].dtype == torch.bool and batch["audio_mask"].all()
     assert batch["text"].shape == (6, 3, 8) and batch["text_mask"].shape == (6, 3)
@@ -118,15 +118,29 @@ def _write_shard(directory, samples):
                                                                 PrepConfig(), 0.0)))
 
 
-def _sample(key, with_audio=True, media=None):
-    frames = np.random.default_rng(0).integers(0, 255, (16, 48, 64, 3), dtype=np.uint8)
+def _sample(key, with_audio=True, media=None, size=(48, 64)):
+    frames = np.random.default_rng(0).integers(0, 255, (16, *size, 3), dtype=np.uint8)
     audio = np.zeros((1, 32000), np.float32) if with_audio else None
     meta = {"dataset": "test", "video_id": key, "source": "", "start": 0.0, "end": 2.0,
-            "fps": 8.0, "num_frames": 16, "width": 64, "height": 48, "has_audio": with_audio,
+            "fps": 8.0, "num_frames": 16, "width": size[1], "height": size[0],
+            "has_audio": with_audio,
             "audio_rate": 16000, "labels": {},
             "texts": [{"start": 0.2, "end": 1.5, "text": "red square"}]}
     media = media if media is not None else mp4_bytes(frames, VideoEncoding(fps=8.0), audio)
     return {"__key__": key, "mp4": media, "json": encode_meta(meta)}
+
+
+@pytest.mark.parametrize("views", [1, 2])
+def test_sources_of_every_shape_give_clips_of_the_crop_size(tmp_path, views):
+    sizes = {"wide": (48, 86), "four_three": (48, 64), "vertical": (86, 48), "big": (112, 150)}
+    _write_shard(tmp_path, [_sample(key, size=size) for key, size in sizes.items()])
+    config = small_config(tmp_path, batch_size=4, clips_per_sample=1, shuffle_buffer=1,
+                          crop_size=(40, 40), views=views)
+    batch = first_batches(TrainingStream(config, TOKENIZER), 1)[0]
+    assert batch["video"].shape == (4, 3, config.clip_frames, 40, 40)
+    assert {m["video_id"] for m in batch["meta"]} == set(sizes)
+    if views == 2:
+        assert batch["video_view2"].shape == batch["video"].shape
 
 
 def test_missing_audio_is_masked_and_bad_samples_are_counted(tmp_path):

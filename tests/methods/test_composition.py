@@ -47,8 +47,10 @@ def make(method: str, dtype=torch.float64, **loss) -> torch.nn.Module:
 
 def batch(dtype=torch.float64) -> dict:
     g = torch.Generator().manual_seed(1)
-    return {"video": torch.randn(B, 3, FRAMES, 16, 16, generator=g, dtype=dtype),
-            "video_view2": torch.randn(B, 3, FRAMES, 16, 16, generator=g, dtype=dtype),
+    return {"video": torch.randint(0, 256, (B, 3, FRAMES, 16, 16), generator=g,
+                                   dtype=torch.uint8),
+            "video_view2": torch.randint(0, 256, (B, 3, FRAMES, 16, 16), generator=g,
+                                         dtype=torch.uint8),
             "audio": torch.randn(B, 1, 40, 16, generator=g, dtype=dtype),
             "audio_mask": torch.tensor(HAS_AUDIO),
             "text": torch.randint(1, VOCAB, (B, K, WORDS), generator=g),
@@ -59,7 +61,7 @@ def heads(method, modality: str, x: torch.Tensor) -> dict:
     """{pair: rows} through the method's encoder and heads, before any scoring; text
     (B, K, L) → (B, K, D) per pair."""
     flat = x.reshape(-1, x.shape[-1]) if modality == "text" else x
-    out = method.spaces(modality, method.towers[modality](flat))
+    out = method.spaces(modality, method.towers.encode(modality, flat))
     if modality != "text":
         return out
     return {pair: z.reshape(*x.shape[:-1], -1) for pair, z in out.items()}
@@ -235,7 +237,7 @@ def test_simclr_terms():
     b = batch()
     with torch.no_grad():
         out = method.training_step(b)
-        views = [method.projector(method.towers["video"](b[key]))
+        views = [method.projector(method.towers.encode("video", b[key]))
                  for key in ("video", "video_view2")]
     e = scored(torch.cat(views), True)  # NT-Xent: cosine / τ over the 2N views
     n = len(e) // 2
@@ -251,9 +253,10 @@ def test_byol_terms():
     b = batch()
     with torch.no_grad():
         out = method.training_step(b)
-        online = [method.predictor(method.projector(method.towers["video"](b[key])))
+        online = [method.predictor(method.projector(method.towers.encode("video", b[key])))
                   for key in ("video", "video_view2")]
-        target = [method.target["projector"](method.target["encoder"](b[key]))
+        target = [method.target["projector"](method.target["encoder"](
+                  method.towers.inputs("video", b[key])))
                   for key in ("video", "video_view2")]
     p1, p2 = (scored(p, True) for p in online)
     t1, t2 = (scored(t, True) for t in target)

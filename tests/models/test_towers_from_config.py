@@ -22,6 +22,25 @@ def test_default_config_builds_the_original_tiny_encoders():
     assert not any(key.startswith("text.pretrained") for key in towers.state_dict())
 
 
+def test_towers_normalise_uint8_video_with_the_model_settings():
+    config = TrainConfig()
+    config.model.video_mean, config.model.video_std = (0.1, 0.2, 0.3), (0.5, 0.25, 0.125)
+    towers = build_towers(config, 50, ("video",))
+    video = torch.randint(0, 256, (2, 3, 4, 6, 8), dtype=torch.uint8)
+    expected = torch.stack([(video[:, c].double() / 255 - m) / s for c, (m, s) in
+                            enumerate(zip((0.1, 0.2, 0.3), (0.5, 0.25, 0.125), strict=True))], 1)
+    torch.testing.assert_close(towers.inputs("video", video), expected.float())
+    assert torch.equal(towers.encode("video", video),
+                       towers["video"](towers.inputs("video", video)))
+    # the settings come from the config, not the weights: a checkpoint's keys are unchanged
+    assert not any("video_mean" in key or "video_std" in key for key in towers.state_dict())
+    config.model.video_mean, config.model.video_std = (0.0,) * 3, (1.0,) * 3  # MIL-NCE: [0, 1]
+    unit = build_towers(config, 50, ("video",)).inputs("video", video)
+    assert unit.min() >= 0 and unit.max() <= 1
+    with pytest.raises(TypeError, match="uint8 frames"):
+        towers.encode("video", video.float())
+
+
 def test_names_widths_and_checkpointing_reach_the_encoder():
     config = TrainConfig()
     config.model.video_encoder, config.model.video_width = "r3d_tiny", 4
