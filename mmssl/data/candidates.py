@@ -41,10 +41,13 @@ def clip_start(start: float, end: float, clip_seconds: float, duration: float,
     return min(max(begin, 0.0), max(duration - clip_seconds, 0.0))
 
 
-def window_starts(duration: float, clip_seconds: float, windows: int) -> list[float]:
-    """``windows`` evenly spaced clip starts covering a segment of ``duration`` seconds:
-    ``linspace(0, max(0, duration - clip_seconds), windows)`` (the MIL-NCE protocol)."""
-    last = max(0.0, duration - clip_seconds)
+def window_starts(duration: float, clip_seconds: float, windows: int,
+                  margin: float = 0.0) -> list[float]:
+    """``windows`` evenly spaced clip starts in a segment of ``duration`` seconds:
+    ``linspace(0, max(0, duration - clip_seconds - margin), windows)``. ``margin`` 0 lets
+    the last window end with the segment; MIL-NCE's ``eval_youcook.py`` keeps it 0.4 s
+    clear of the end (``linspace(start, max(start, end - c - 0.4), W)``)."""
+    last = max(0.0, duration - clip_seconds - margin)
     if windows == 1:
         return [0.0]
     return [last * i / (windows - 1) for i in range(windows)]
