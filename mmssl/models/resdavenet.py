@@ -16,8 +16,9 @@ On a log-mel spectrogram (B, 1, n_mels, T), widths w = (128, 128, 256, 512, 1024
 The mean is over every output frame in training (AVLnet averages padding too) and, when
 ``lengths`` (real input frames per row) are given, over the first ``max(1, ⌊len/r⌋)``
 output frames only, r = round(T / T') (16 for long inputs) — AVLnet's evaluation, which
-leaves out the zero padding of short clips. ``batchnorm1`` exists in the released weights but AVLnet's forward never applies
-it; it is kept (and unused) so that they load as they are.
+leaves out the zero padding of short clips. ``batchnorm1`` exists in the released
+weights but AVLnet's forward never applies it; it is kept (unused, and frozen) so that
+they load as they are.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class ResDavenetEncoder(nn.Module):
             raise ValueError(f"ResDavenet takes 5 widths and 4 depths, got {widths}, {depths}")
         self.n_mels = n_mels
         self.batchnorm1 = nn.BatchNorm2d(1)  # in the released weights, unused (see above)
+        self.batchnorm1.requires_grad_(False)
         self.conv1 = nn.Conv2d(1, widths[0], (n_mels, 1), bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
