@@ -155,7 +155,6 @@ def tiny_bert_dir(tmp_path_factory):
 
 # CLIP's specials; the tiny CLIP pads with its end token, as OpenAI's does.
 CLIP_SPECIALS = ["<|startoftext|>", "<|endoftext|>"]
-TINY_CLIP_MEAN, TINY_CLIP_STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
 
 
 @pytest.fixture(scope="session")
@@ -188,6 +187,6 @@ def tiny_clip_dir(tmp_path_factory):
         projection_dim=24)
     CLIPModel(config).save_pretrained(directory)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
-                       image_mean=list(TINY_CLIP_MEAN), image_std=list(TINY_CLIP_STD)
+                       image_mean=[0.5, 0.4, 0.3], image_std=[0.2, 0.25, 0.3]
                        ).save_pretrained(directory)
     return directory
