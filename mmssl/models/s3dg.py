@@ -207,7 +207,8 @@ class S3DGEncoder(nn.Module):
 @VIDEO_ENCODERS.register("s3dg")
 def s3dg(gradient_checkpointing: bool = False) -> S3DGEncoder:
     """S3D-G with the space-to-depth stem: MIL-NCE's released HowTo100M network
-    (``s3d_howto100m.pth``), 1024-d features, 7.9M parameters."""
+    (``s3d_howto100m.pth``), 1024-d features, 9.1M parameters (the gates add 1.2M to
+    S3D's)."""
     return S3DGEncoder(True, gradient_checkpointing=gradient_checkpointing)
 
 
