@@ -124,3 +124,14 @@ def random_state(layout: dict[str, tuple], seed: int = 0) -> dict[str, torch.Ten
             fan_in = max(1, int(torch.tensor(shape[1:]).prod())) if len(shape) > 1 else 1
             state[key] = torch.randn(shape, generator=g) / fan_in ** 0.5
     return state
+
+
+def assert_in_place(released: dict, converted: dict, places: dict[str, str],
+                    rest: str | None = None) -> None:
+    """Every released tensor equals the converted one at its place: the first prefix of
+    ``places`` it starts with replaced by that prefix's target, else ``rest`` prepended."""
+    for key, value in released.items():
+        prefix = next((p for p in places if key.startswith(p)), None)
+        assert prefix is not None or rest is not None, f"{key}: no place"
+        target = places[prefix] + key[len(prefix):] if prefix is not None else rest + key
+        assert torch.equal(converted[target], value), key

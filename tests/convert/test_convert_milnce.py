@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from released_layouts import MILNCE_VOCAB, milnce_layout, random_state, s3dg_video_layout
+from released_layouts import (
+    MILNCE_VOCAB,
+    assert_in_place,
+    milnce_layout,
+    random_state,
+    s3dg_video_layout,
+)
 
 from mmssl.checkpoint import CONFIG_NAME, load_checkpoint
 from mmssl.cli import main
@@ -55,14 +61,10 @@ def converted(released, tmp_path_factory):
 def test_every_released_weight_lands_in_its_place(released, converted):
     _, _, state, _ = released
     method, config, tokenizer = load_checkpoint(converted)
-    mine = method.state_dict()
-    places = {"fc.": "spaces.heads.video.", "text_module.fc2.": "spaces.heads.text.",
-              "text_module.fc1.": "towers.text.fc1.",
-              "text_module.word_embd.": "towers.text.word_embd."}
-    for key, value in state.items():
-        prefix = next((p for p in places if key.startswith(p)), "")
-        target = places[prefix] + key[len(prefix):] if prefix else "towers.video." + key
-        assert torch.equal(mine[target], value), key
+    assert_in_place(state, method.state_dict(), {
+        "fc.": "spaces.heads.video.", "text_module.fc2.": "spaces.heads.text.",
+        "text_module.fc1.": "towers.text.fc1.",
+        "text_module.word_embd.": "towers.text.word_embd."}, rest="towers.video.")
     assert tokenizer.vocab_size == MILNCE_VOCAB
     assert (config.method, config.model.video_encoder, config.model.text_encoder) == (
         "milnce", "s3dg", "milnce_text")

@@ -11,7 +11,7 @@ import re
 
 import pytest
 import torch
-from released_layouts import avlnet_tri_layout, linear, random_state
+from released_layouts import assert_in_place, avlnet_tri_layout, linear, random_state
 
 from mmssl.checkpoint import load_checkpoint
 from mmssl.cli import main
@@ -54,13 +54,10 @@ def test_every_released_weight_lands_in_its_place(released, converted):
     _, _, state, vectors = released
     method, config, tokenizer = load_checkpoint(converted)
     mine = method.state_dict()
-    places = {"DAVEnet_projection.": "spaces.heads.audio.1.", "DAVEnet.": "towers.audio.",
-              "GU_audio.": "spaces.heads.audio.0.", "GU_video.": "spaces.heads.video.",
-              "text_pooling_caption.fc.": "towers.text.fc1.",
-              "GU_text_captions.": "spaces.heads.text."}
-    for key, value in state.items():
-        prefix = next(p for p in places if key.startswith(p))
-        assert torch.equal(mine[places[prefix] + key[len(prefix):]], value), key
+    assert_in_place(state, mine, {
+        "DAVEnet_projection.": "spaces.heads.audio.1.", "DAVEnet.": "towers.audio.",
+        "GU_audio.": "spaces.heads.audio.0.", "GU_video.": "spaces.heads.video.",
+        "text_pooling_caption.fc.": "towers.text.fc1.", "GU_text_captions.": "spaces.heads.text."})
     embedding = mine["towers.text.word_embd.weight"]
     assert torch.equal(embedding[0], torch.zeros(WE_DIM))  # AVLnet pads with zero vectors
     vocabulary = tokenizer.vocabulary()
