@@ -2,14 +2,13 @@
 
 A :class:`ClipPlan` holds every choice behind a clip — which sample, which anchor
 narration and which K − 1 neighbours as candidates (:func:`candidates`, by the rule of
-``data.candidates``), where the
-clip starts (:func:`clip_start`), and with ``views=2`` the second view's start and both
-crop boxes. Planning reads the sample's JSON member only (the mp4 is not even opened) and
-makes every random draw, the crop box included (:mod:`mmssl.data.augment`: a random crop
-of ``crop_size`` from the frames scaled to cover it, drawn from the frame size in the JSON
-member). Materialising a plan opens the mp4, decodes the frames and the audio under the
-clip, crops them, computes the log-mel and tokenises the candidates; it draws nothing, so a
-clip depends on its plan alone.
+``data.candidates``), where the clip starts (:func:`clip_start`), and with ``views=2`` the
+second view's start and both crop boxes. Planning reads the sample's JSON member only (the
+mp4 is not even opened) and makes every random draw, the crop box included
+(:mod:`mmssl.data.augment`: a random crop of ``crop_size`` from the frames scaled to cover
+it, drawn from the frame size in the JSON member). Materialising a plan opens the mp4,
+decodes the frames and the audio under the clip, crops them, computes the log-mel and
+tokenises the candidates; it draws nothing, so a clip depends on its plan alone.
 
 The split lets a resumed stream replay the plans of the batches already trained on — tar
 reading and random draws — and decode only what it yields. The draws are made in the same
