@@ -19,6 +19,8 @@ keys relative to the command's own config, ``-`` and ``_`` alike (see
         --out OUT.safetensors|OUT_DIR [--modalities video audio text] [--windows 10]
         [--subset S] [--level embedding|backbone]                                 EmbedConfig
     mmssl report RUN_DIR|CHECKPOINT_DIR
+    mmssl convert milnce|avlnet|clip ... --out CKPT        (a published model's release;
+        see mmssl convert --help)
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset")
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"demo": _demo, "synth": _synth, "prep": _prep, "train": _train, "eval": _eval,
-                "embed": _embed, "report": _report}
+                "embed": _embed, "report": _report, "convert": _convert}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
@@ -145,6 +147,12 @@ def _report(argv: list[str]) -> None:
                                      "report (JSON, Markdown, PNG) of a run.")
     parser.add_argument("run", help="run directory (holding checkpoint/) or checkpoint dir")
     print(f"report: {write_report(parser.parse_args(argv).run)}")
+
+
+def _convert(argv: list[str]) -> None:
+    from mmssl.convert import main as convert_main
+
+    convert_main(argv)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,10 @@ class DataConfig:
     batch_size: int = setting(64, "clips per batch on each process")
     num_workers: int = setting(1, "DataLoader worker processes per process")
     shuffle_buffer: int = setting(256, "clips held in the shuffle buffer")
+    candidates: str = setting(
+        "", "how the K candidate narrations are chosen: reference (MIL-NCE's loader: span "
+        "ties extend right, too few narrations repeat the edge ones) | masked (ties extend "
+        "left, missing candidates masked); empty: reference for milnce, masked otherwise")
     max_words: int = setting(16, "tokens per narration (padded or truncated)")
     crop_size: tuple[int, int] = setting(
         (48, 64), "[height, width] of every clip: frames scaled to cover it, then cropped")
@@ -116,11 +120,13 @@ class ModelConfig:
     ``*_weights``: a local file to start each encoder from (torchvision ``.pth``,
     ``.safetensors`` or an mmssl checkpoint directory; see ``mmssl/models/weights.py``).
     ``word_vectors``: a GloVe / word2vec text file for ``word_maxpool`` (its vectors must be
-    ``word_dim`` long), frozen when ``freeze_word_vectors``. ``hf_text_dir``: a local
-    HuggingFace directory for ``text_encoder: hf`` (its tokenizer replaces ours), pooled by
-    ``text_pooling`` (mean | cls), frozen when ``freeze_text``.
+    ``word_dim`` long; ``milnce_text`` too), frozen when ``freeze_word_vectors``.
+    ``hf_text_dir``: a local HuggingFace directory for ``text_encoder: hf`` (its tokenizer
+    replaces ours), pooled by ``text_pooling`` (mean | cls), frozen when ``freeze_text``;
+    with ``hf_video_dir``, a CLIP directory for ``clip_text`` / ``clip_video``
+    (``mmssl/models/clip_towers.py``).
     ``gradient_checkpointing``: recompute activations in backward, in every encoder that
-    supports it (all but tiny3d, tiny_audio and word_maxpool).
+    supports it (all but tiny3d, tiny_audio, word_maxpool and milnce_text).
     ``video_mean``/``video_std``: the video tower's input normalisation, applied by the
     method on the device to the uint8 clips of a batch, ``(x / 255 − mean_c) / std_c``
     (mean 0, std 1: frames in [0, 1], as MIL-NCE's released S3D-G expects).
@@ -144,7 +150,10 @@ class ModelConfig:
     text_weights: str = setting("", "file to start the text encoder from")
     word_vectors: str = setting("", "GloVe / word2vec text file for word_maxpool")
     freeze_word_vectors: bool = setting(True, "keep the loaded word vectors fixed")
-    hf_text_dir: str = setting("", "local HuggingFace model directory for text_encoder: hf")
+    hf_text_dir: str = setting("", "local HuggingFace model directory for text_encoder: hf "
+                               "or clip_text (its tokenizer replaces ours)")
+    hf_video_dir: str = setting("", "local HuggingFace CLIP directory for video_encoder: "
+                                "clip_video")
     text_pooling: str = setting("mean", "pooling of the hf text encoder: mean | cls")
     freeze_text: bool = setting(False, "keep the hf text encoder fixed")
     gradient_checkpointing: bool = setting(False, "recompute activations in backward")
@@ -217,6 +226,9 @@ class TrainConfig:
     eval_every: int = setting(0, "steps between zero-shot YouCook2 evaluations (0: none)")
     eval_shards: str = setting("", "YouCook2-format shards evaluated every eval_every steps")
     eval_windows: int = setting(3, "windows averaged per segment in those evaluations")
+    eval_protocol: str = setting(
+        "mmssl", "retrieval protocol this model is evaluated with (by mmssl eval too, unless "
+        "it names one): mmssl | milnce (see EvalConfig)")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -228,7 +240,12 @@ class EvalConfig:
     """Evaluation (``mmssl/eval``). Zero-shot retrieval with the MIL-NCE protocol on
     ``shards``: ``windows`` clips averaged per segment of ``subset``, or the rows of
     ``clip_list`` (CSV ``end,start,task,text,video_id``; a row matches the segment of its
-    video starting within ``clip_tolerance`` s). ``coin_shards`` / ``audioset_shards``, when
+    video starting within ``clip_tolerance`` s whose end is nearest, and every row is a
+    clip of its own). ``protocol`` places the windows in a segment of d seconds, for clips
+    of c seconds: ``mmssl`` at ``linspace(0, max(0, d − c), W)``, ``milnce`` at
+    ``linspace(0, max(0, d − c − 0.4), W)`` (MIL-NCE's ``eval_youcook.py``); empty takes
+    the checkpoint's own (its ``eval_protocol``: a converted MIL-NCE checkpoint says
+    ``milnce``). ``coin_shards`` / ``audioset_shards``, when
     set, add linear probes and zero-shot classification (``probe_windows`` per segment;
     AudioSet class names for prompts from ``audioset_class_names``, a
     ``class_labels_indices.csv``)."""
@@ -240,6 +257,8 @@ class EvalConfig:
     subset: str = setting("validation", 'segments of this subset ("": every segment)')
     clip_list: str = setting("", "CSV end,start,task,text,video_id: the clips to retrieve")
     clip_tolerance: float = setting(1.0, "seconds a clip_list start may be off its segment's")
+    protocol: str = setting("", "window placement: mmssl | milnce; empty: the checkpoint's "
+                            "own (its eval_protocol)")
     coin_shards: str = setting("", "prepared COIN shards (probes, zero-shot classification)")
     audioset_shards: str = setting("", "prepared AudioSet shards (probes, zero-shot)")
     probe_windows: int = setting(4, "windows averaged per segment (probes, zero-shot)")

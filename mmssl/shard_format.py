@@ -15,7 +15,8 @@ members carry the fixed time :data:`MEMBER_MTIME`; decoding and encoding are sin
 per video, parallelism comes from converting many videos at once).
 
 Each sample has three members sharing one key (``<video_id>_<start in ms, 9 digits>``, no
-dots):
+dots; a video's second, third... segment starting at the same millisecond — YouCook2 has
+steps that start together — adds ``_2``, ``_3``..., so that no sample hides another):
 
 ``<key>.mp4``
     The clip, re-encoded: H.264 (yuv420p, fixed GOP so random access is cheap) at the
@@ -79,7 +80,8 @@ def stats_path(tar_path: str | Path) -> Path:
 
 
 def sample_key(video_id: str, start: float) -> str:
-    """``<video_id>_<start ms>``; dots would split WebDataset's key from its extension."""
+    """``<video_id>_<start ms>``; dots would split WebDataset's key from its extension
+    (a repeated start gets a suffix: see the module docstring)."""
     return f"{video_id.replace('.', '_')}_{int(round(start * 1000)):09d}"
 
 

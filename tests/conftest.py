@@ -151,3 +151,42 @@ def tiny_bert_dir(tmp_path_factory):
                         attention_probs_dropout_prob=0.0, pad_token_id=0)
     BertModel(config).save_pretrained(directory)
     return directory
+
+
+# CLIP's specials; the tiny CLIP pads with its end token, as OpenAI's does.
+CLIP_SPECIALS = ["<|startoftext|>", "<|endoftext|>"]
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory):
+    """``save_pretrained`` output of a 2-layer, 32-d CLIP (32×32 images, 24-d projections)
+    with a word-level ``tokenizer.json`` that brackets each text in CLIP's start and end
+    tokens, and an image processor with its own mean and std (nothing is downloaded)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    directory = tmp_path_factory.mktemp("tiny_clip")
+    tokenizer = Tokenizer(models.WordLevel(unk_token="<|endoftext|>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator(BERT_CORPUS, trainers.WordLevelTrainer(
+        special_tokens=CLIP_SPECIALS))
+    bos, eos = (tokenizer.token_to_id(token) for token in CLIP_SPECIALS)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{CLIP_SPECIALS[0]} $A {CLIP_SPECIALS[1]}",
+        special_tokens=[(CLIP_SPECIALS[0], bos), (CLIP_SPECIALS[1], eos)])
+    tokenizer.save(str(directory / "tokenizer.json"))
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config={"vocab_size": tokenizer.get_vocab_size(), "hidden_size": 32,
+                     "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 2,
+                     "max_position_embeddings": 16, "bos_token_id": bos, "eos_token_id": eos,
+                     "pad_token_id": eos},
+        vision_config={"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+                       "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+        projection_dim=24)
+    CLIPModel(config).save_pretrained(directory)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                       image_mean=[0.5, 0.4, 0.3], image_std=[0.2, 0.25, 0.3]
+                       ).save_pretrained(directory)
+    return directory

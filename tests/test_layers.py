@@ -17,7 +17,7 @@ LAYERS = {
     "models": 4, "losses": 4,
     "methods": 5,
     "checkpoint": 6,
-    "eval": 7, "training": 7,
+    "eval": 7, "training": 7, "convert": 7,
     "train": 8, "api": 8,
     "demo": 9,
     "cli": 10, "__init__": 10, "__main__": 10,

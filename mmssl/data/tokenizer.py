@@ -3,7 +3,9 @@ int64 ids with 0 as padding, ``vocab_size``, ``save(path)``, ``load(path)``.
 
 - :class:`WordTokenizer` (the MIL-NCE/MMV text branch): a word-level vocabulary built with
   ``tokenizers`` from the training narrations (lower-cased words split on whitespace and
-  punctuation); id 0 is padding, id 1 stands for any word not in the vocabulary.
+  punctuation); id 0 is padding, id 1 stands for any word not in the vocabulary. A
+  converted released vocabulary (:mod:`mmssl.convert`) maps unknown words to id 0 instead,
+  and those are dropped.
 - :class:`SubwordTokenizer`: the tokenizer of a local HuggingFace model directory, for the
   ``hf`` text encoder. Its ids are shifted by one (model id i is written i + 1) so that 0
   still means padding whatever the model's own pad id is; the encoder shifts them back.
@@ -77,7 +79,10 @@ class WordTokenizer(_SavedTokenizer):
     def __call__(self, texts: list[str], max_words: int) -> torch.Tensor:
         ids = torch.zeros(len(texts), max_words, dtype=torch.long)
         for row, encoding in enumerate(self.tokenizer.encode_batch(texts)):
-            tokens = encoding.ids[:max_words]
+            # Words mapped to the padding id are dropped before truncation: a vocabulary
+            # whose unknown token is [PAD] (MIL-NCE's dictionary, mmssl.convert) skips the
+            # words it lacks, as MIL-NCE's loaders do.
+            tokens = [token for token in encoding.ids if token != 0][:max_words]
             ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
         return ids
 

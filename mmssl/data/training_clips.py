@@ -1,14 +1,14 @@
 """MIL-NCE training clips, made in two steps: a plan, then its materialisation.
 
 A :class:`ClipPlan` holds every choice behind a clip — which sample, which anchor
-narration and which K − 1 neighbours as candidates (:func:`candidate_window`), where the
-clip starts (:func:`clip_start`), and with ``views=2`` the second view's start and both
-crop boxes. Planning reads the sample's JSON member only (the mp4 is not even opened) and
-makes every random draw, the crop box included (:mod:`mmssl.data.augment`: a random crop
-of ``crop_size`` from the frames scaled to cover it, drawn from the frame size in the JSON
-member). Materialising a plan opens the mp4, decodes the frames and the audio under the
-clip, crops them, computes the log-mel and tokenises the candidates; it draws nothing, so a
-clip depends on its plan alone.
+narration and which K − 1 neighbours as candidates (:func:`candidates`, by the rule of
+``data.candidates``), where the clip starts (:func:`clip_start`), and with ``views=2`` the
+second view's start and both crop boxes. Planning reads the sample's JSON member only (the
+mp4 is not even opened) and makes every random draw, the crop box included
+(:mod:`mmssl.data.augment`: a random crop of ``crop_size`` from the frames scaled to cover
+it, drawn from the frame size in the JSON member). Materialising a plan opens the mp4,
+decodes the frames and the audio under the clip, crops them, computes the log-mel and
+tokenises the candidates; it draws nothing, so a clip depends on its plan alone.
 
 The split lets a resumed stream replay the plans of the batches already trained on — tar
 reading and random draws — and decode only what it yields. The draws are made in the same
@@ -30,7 +30,7 @@ import torch
 
 from mmssl.config import DataConfig
 from mmssl.data.augment import CropBox, cover_crop_box, random_resized_box
-from mmssl.data.candidates import candidate_window, clip_start
+from mmssl.data.candidates import candidate_rule, candidates, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
 from mmssl.data.tokenizer import WordTokenizer
@@ -66,6 +66,9 @@ class TrainingClips:
         self.config = config
         self.tokenizer = tokenizer
         self.cutter = ClipCutter.from_config(config)
+        # Empty means the method's own; a stream built for a method gets it resolved
+        # (mmssl.training.loop), one built from a DataConfig alone masks.
+        self.rule = candidate_rule(config.candidates, "")
 
     def plans(self, samples: Iterator[ShardSample], rng: random.Random,
               skip: SkipCounter) -> Iterator[ClipPlan]:
@@ -83,10 +86,9 @@ class TrainingClips:
 
     def _plan(self, sample: ShardSample, texts: list[dict], anchor: int,
               rng: random.Random) -> ClipPlan:
-        first, last = candidate_window([t["start"] for t in texts], [t["end"] for t in texts],
-                                       anchor, self.config.num_candidates)
         # The anchor goes first: K = 1 methods (CLIP, AVLnet) read candidate 0 only.
-        others = [i for i in range(first, last + 1) if i != anchor]
+        chosen = candidates([t["start"] for t in texts], [t["end"] for t in texts], anchor,
+                            self.config.num_candidates, self.rule)
         span = (texts[anchor]["start"], texts[anchor]["end"])
         clip_seconds = self.cutter.clip_seconds(sample.fps)
         start = clip_start(*span, clip_seconds, sample.duration, rng)
@@ -104,8 +106,8 @@ class TrainingClips:
         absolute = sample.meta["start"] + start
         meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
                 "anchor": texts[anchor]["text"]}
-        return ClipPlan(sample, tuple(texts[i]["text"] for i in [anchor, *others]), start, meta,
-                        crops, second)
+        return ClipPlan(sample, tuple(texts[i]["text"] for i in chosen), start, meta, crops,
+                        second)
 
     def materialise(self, plan: ClipPlan) -> dict:
         """Decode and compute the clip ``plan`` describes. Raises :class:`MediaError` when

@@ -3,7 +3,8 @@
 Every evaluation (retrieval, linear probes, zero-shot classification, ``mmssl embed``) sees
 a dataset in the shard format (``mmssl/shard_format.py``) as a list of *segments*, one per
 shard sample. A segment of duration d gets W windows of the model's clip length c with
-starts ``linspace(0, max(0, d - c), W)`` (relative to the segment), each window is encoded
+starts ``linspace(0, max(0, d - c - margin), W)`` (relative to the segment; the margin is
+0, or 0.4 s under MIL-NCE's protocol), each window is encoded
 and the W results are **averaged** (MIL-NCE / MMV test-time protocol)::
 
     z_seg = (1 / W) · Σ_w f(clip_w)          (no re-normalisation after the mean)
@@ -145,11 +146,13 @@ class FeatureExtractor:
         windows: W, windows averaged per segment.
         levels: ``"embedding"`` and/or ``"backbone"`` (see module docstring).
         batch_size: clips (or sentences) per forward pass.
+        window_margin: seconds the last window ends before the segment's end
+            (:func:`~mmssl.data.candidates.window_starts`; MIL-NCE's protocol: 0.4).
     """
 
     def __init__(self, method, data_config, tokenizer, windows: int = 10,
                  levels: tuple[str, ...] = ("embedding",),
-                 batch_size: int = EvalConfig.batch_size):
+                 batch_size: int = EvalConfig.batch_size, window_margin: float = 0.0):
         if not levels or set(levels) - set(LEVELS):
             raise ValueError(f"feature levels must be among {LEVELS}, got {levels!r}")
         if windows < 1:
@@ -158,6 +161,7 @@ class FeatureExtractor:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.method, self.tokenizer, self.windows = method, tokenizer, windows
         self.levels, self.batch_size = tuple(levels), batch_size
+        self.window_margin = window_margin
         self.max_words = data_config.max_words
         self.cutter = ClipCutter.from_config(data_config)
         self.device = next(method.parameters()).device
@@ -186,9 +190,11 @@ class FeatureExtractor:
     def windows_of(self, sample: OpenSample, modality: str) -> Tensor:
         """The segment's W input windows of ``modality``: (W, 3, T, h, w) uint8 video (centre
         crops of ``crop_size``) or
-        (W, 1, n_mels, frames) log-mel, starting at ``linspace(0, max(0, d - c), W)``."""
+        (W, 1, n_mels, frames) log-mel, starting at ``linspace(0, max(0, d - c - margin),
+        W)``."""
         starts = window_starts(segment_duration(sample),
-                               self.cutter.clip_seconds(sample.fps or 1.0), self.windows)
+                               self.cutter.clip_seconds(sample.fps or 1.0), self.windows,
+                               self.window_margin)
         if modality == "video":
             return torch.stack([self.cutter.video(sample, s) for s in starts])
         return torch.stack([self.cutter.audio(sample, s)[0] for s in starts])

@@ -22,11 +22,19 @@ directions only. Every rank is pessimistic on ties
 **Clip lists** say which segments a benchmark scores, and which of them are missing.
 MIL-NCE's YouCook2 list (3,350 validation clips whose videos are not in HowTo100M's
 training set) is a CSV with columns ``end,start,task,text,video_id`` (extra columns are
-ignored, order is free). Each row is matched to the prepared segment of the same
-``video_id`` whose start is nearest to the row's ``start``, within ``tolerance`` seconds
-(prepared clips start on a frame boundary, so starts differ by up to a frame). A row whose
-video is not in the shards, or whose segment is not, is *reported* (``missing``), never
-silently dropped. The row's ``text`` is its query.
+ignored, order is free). Each row is matched to a prepared segment of the same
+``video_id`` by (start, end): among the segments starting within ``tolerance`` seconds of
+the row's ``start`` (prepared clips start on a frame boundary, so starts differ by up to a
+frame), the one whose end is nearest the row's ``end``, so that two steps sharing a start
+stay two clips. Every row is a clip of its own, as in MIL-NCE's ``eval_youcook.py``: two
+rows naming the same span (the list has one such pair) are two clips with equal
+embeddings, which the pessimistic ranks count against the model. A row whose video is not
+in the shards, or whose segment is not, is *reported* (``missing``), never silently
+dropped. The row's ``text`` is its query.
+
+**Protocols** (``EvalConfig.protocol``, else the checkpoint's ``eval_protocol``) place the
+windows (:data:`WINDOW_MARGINS`): ``mmssl`` lets the last window end with the segment,
+``milnce`` keeps it 0.4 s clear of the end, as MIL-NCE's ``eval_youcook.py``.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ DIRECTIONS = ("text->video", "text->audio", "text->video+audio")
 REVERSE = {"text->video": "video->text", "text->audio": "audio->text",
            "text->video+audio": "video+audio->text"}
 REQUIRED_COLUMNS = ("end", "start", "text", "video_id")
+# Seconds between the last window's end and the segment's end, by protocol.
+WINDOW_MARGINS = {"mmssl": 0.0, "milnce": 0.4}
 
 
 @dataclass
@@ -112,28 +122,31 @@ def read_clip_list(path: str | Path) -> list[ClipRow]:
 
 
 def match_clips(rows: list[ClipRow], metas: list[dict], tolerance: float = 1.0) -> ClipMatch:
-    """Match each row to the nearest-starting segment of its video (see module docstring).
+    """Match each row to a segment of its video by (start, end) (see module docstring).
 
-    ``metas``: the shard JSON of each prepared segment (``video_id``, ``start`` in the
-    source video, seconds).
+    ``metas``: the shard JSON of each prepared segment (``video_id``, ``start`` and ``end``
+    in the source video, seconds; without an ``end`` only starts are compared).
     """
-    by_video: dict[str, list[tuple[float, int]]] = {}
+    by_video: dict[str, list[tuple[float, float, int]]] = {}
     for index, meta in enumerate(metas):
-        by_video.setdefault(meta["video_id"], []).append((float(meta["start"]), index))
+        start = float(meta["start"])
+        end = float(meta.get("end", start))
+        by_video.setdefault(meta["video_id"], []).append((start, end, index))
     match = ClipMatch()
     for row in rows:
-        candidates = by_video.get(row.video_id)
-        if not candidates:
+        segments = by_video.get(row.video_id)
+        if not segments:
             match.missing.append({"video_id": row.video_id, "start": row.start,
                                   "reason": "missing_video"})
             continue
-        start, index = min(candidates, key=lambda c: abs(c[0] - row.start))
-        if abs(start - row.start) > tolerance:
+        near = [s for s in segments if abs(s[0] - row.start) <= tolerance]
+        if not near:
             match.missing.append({"video_id": row.video_id, "start": row.start,
                                   "reason": "missing_segment"})
             continue
+        best = min(near, key=lambda s: (abs(s[1] - row.end), abs(s[0] - row.start)))
         match.rows.append(row)
-        match.segment_index.append(index)
+        match.segment_index.append(best[2])
     return match
 
 
@@ -150,12 +163,11 @@ def build_retrieval_set(extractor: FeatureExtractor, config: EvalConfig,
     if not match.rows:
         raise ValueError(f"{config.clip_list}: none of its {len(match.missing)} clips is in "
                          f"{config.shards} (subset {config.subset!r})")
-    used = sorted(set(match.segment_index))
-    position = {segment: i for i, segment in enumerate(used)}
     sentences = [row.text for row in match.rows]
     queries = extractor.encode_text(sentences)
-    targets = torch.tensor([position[s] for s in match.segment_index])
-    return RetrievalSet(clips.select(used), queries, targets, sentences, match.summary())
+    targets = torch.arange(len(match.rows))  # every row is a clip of its own
+    return RetrievalSet(clips.select(match.segment_index), queries, targets, sentences,
+                        match.summary())
 
 
 def score_embeddings(data: RetrievalSet) -> dict[str, tuple[Tensor, Tensor]]:
@@ -200,12 +212,15 @@ def evaluate_retrieval(method, train_config, tokenizer, config: EvalConfig,
         raise ValueError(f"{type(method).__name__} has no text tower: zero-shot retrieval "
                          "needs one")
     method.eval()
+    protocol = retrieval_protocol(config, train_config)
     extractor = FeatureExtractor(method, train_config.data, tokenizer, config.windows,
-                                 batch_size=config.batch_size)
+                                 batch_size=config.batch_size,
+                                 window_margin=WINDOW_MARGINS[protocol])
     data = build_retrieval_set(extractor, config, progress)
     metrics, ranks = retrieval_results(data)
     results = {
-        "protocol": {"windows": config.windows, "subset": config.subset,
+        "protocol": {"name": protocol, "window_margin": WINDOW_MARGINS[protocol],
+                     "windows": config.windows, "subset": config.subset,
                      "clips": len(data.clips), "queries": len(data.sentences),
                      "clip_frames": train_config.data.clip_frames,
                      "clip_list": config.clip_list or None},
@@ -218,6 +233,16 @@ def evaluate_retrieval(method, train_config, tokenizer, config: EvalConfig,
     if data.clip_list is not None:
         results["clip_list"] = data.clip_list
     return results, report_arrays(data, ranks)
+
+
+def retrieval_protocol(config: EvalConfig, train_config) -> str:
+    """``config.protocol``, or the checkpoint's own (``train_config.eval_protocol``) when
+    empty; an unknown name is an error."""
+    protocol = config.protocol or train_config.eval_protocol
+    if protocol not in WINDOW_MARGINS:
+        raise ValueError(f"unknown retrieval protocol {protocol!r}; known: "
+                         f"{sorted(WINDOW_MARGINS)}")
+    return protocol
 
 
 def report_arrays(data: RetrievalSet, ranks: dict[str, Tensor], sample: int = 32) -> dict:

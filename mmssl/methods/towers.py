@@ -24,7 +24,8 @@ from mmssl.models.word_vectors import read_word_vectors
 ENCODERS = {"video": VIDEO_ENCODERS, "audio": AUDIO_ENCODERS, "text": TEXT_ENCODERS}
 # The model.* fields each modality's tower reads (here and in load_pretrained).
 TOWER_FIELDS = {
-    "video": ("video_encoder", "video_width", "video_weights", "video_mean", "video_std"),
+    "video": ("video_encoder", "video_width", "video_weights", "video_mean", "video_std",
+              "hf_video_dir"),
     "audio": ("audio_encoder", "audio_width", "audio_weights"),
     "text": ("text_encoder", "word_dim", "text_width", "text_weights", "word_vectors",
              "freeze_word_vectors", "hf_text_dir", "text_pooling", "freeze_text"),
@@ -46,8 +47,9 @@ def encoder_options(config: TrainConfig, modality: str, vocab_size: int) -> tupl
     """
     model = config.model
     if modality == "video":
+        requested = {"path": model.hf_video_dir} if model.hf_video_dir else {}
         return {"width": model.video_width,
-                "gradient_checkpointing": model.gradient_checkpointing}, {}
+                "gradient_checkpointing": model.gradient_checkpointing}, requested
     if modality == "audio":
         return {"width": model.audio_width, "n_mels": config.data.n_mels,
                 "gradient_checkpointing": model.gradient_checkpointing}, {}
@@ -153,13 +155,14 @@ def space_fields(kind: str) -> set[str]:
     return fields if kind == "shared" else fields | {"model.va_dim"}
 
 
-def build_spaces(config: TrainConfig, towers: nn.ModuleDict, pairs, kind: str
-                 ) -> EmbeddingSpaces:
-    """Heads (``model.head``, linear when empty) from each tower's ``out_dim`` into the
-    spaces of ``kind`` where ``pairs`` meet."""
+def build_spaces(config: TrainConfig, towers: nn.ModuleDict, pairs, kind: str,
+                 own_head: str | dict[str, str] = "linear") -> EmbeddingSpaces:
+    """Heads (``model.head``, or the method's ``own_head`` when empty: one kind, or one per
+    modality) from each tower's ``out_dim`` into the spaces of ``kind`` where ``pairs``
+    meet."""
     in_dims = {modality: tower.out_dim for modality, tower in towers.items()}
     return EmbeddingSpaces(kind, in_dims, pairs, config.model.va_dim, config.model.vat_dim,
-                           config.model.head or "linear")
+                           config.model.head or own_head)
 
 
 def embed(towers: Towers, spaces: EmbeddingSpaces, modality: str, x: Tensor,

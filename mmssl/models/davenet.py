@@ -1,9 +1,9 @@
-"""DAVEnet, the spoken-audio CNN of AVLnet's audio branch.
+"""DAVEnet, Harwath et al.'s spoken-audio CNN (2018).
 
 Harwath, Recasens, Surís, Chuang, Torralba & Glass, "Jointly Discovering Visual Objects
-and Spoken Words from Raw Sensory Input", ECCV 2018 (DAVEnet); Rouditchenko et al.,
-"AVLnet: Learning Audio-Visual Language Representations from Instructional Videos",
-Interspeech 2021 (its audio branch on 40-mel spectrograms, 25 ms window, 10 ms hop).
+and Spoken Words from Raw Sensory Input", ECCV 2018 (DAVEnet, on 40-mel spectrograms,
+25 ms window, 10 ms hop). AVLnet's audio network is its residual successor, ResDavenet
+(``mmssl.models.resdavenet``), whose released weights load there, not here.
 
 Layers (C×F×T, w = ``width``, 128 in the paper)::
 
@@ -16,7 +16,7 @@ Layers (C×F×T, w = ``width``, 128 in the paper)::
     max over time                                8w                 (1024 in the paper)
 
 so after the first layer it is a 1D CNN over time with a receptive field of ~1.6 s at a
-10 ms hop. The final max over time is how AVLnet pools the audio frames into one vector.
+10 ms hop; the final max over time pools the frames into one vector.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class DAVEnetEncoder(nn.Module):
 
 @AUDIO_ENCODERS.register("davenet")
 def davenet(n_mels: int = 40, gradient_checkpointing: bool = False) -> DAVEnetEncoder:
-    """DAVEnet as in AVLnet: 1024-d features, 16.0M parameters at 40 mels."""
+    """DAVEnet (Harwath et al. 2018): 1024-d features, 16.0M parameters at 40 mels."""
     return DAVEnetEncoder(n_mels, 128, gradient_checkpointing)
 
 

@@ -34,33 +34,28 @@ def check_hf_directory(path: str | Path) -> Path:
     return path
 
 
-@TEXT_ENCODERS.register("hf")
-class HFTextEncoder(nn.Module):
-    """A transformers encoder, pooled over its valid tokens.
+def model_inputs(tokens: Tensor, pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Our ids (model id + 1, 0 = padding) → the model's ``input_ids`` (padding as
+    ``pad_id``), ``attention_mask`` (long) and the rows with no token at all (B,) bool. An
+    all-padding row would attend to nothing: it attends to its first position, and the
+    caller zeroes its output."""
+    mask = tokens != 0
+    empty = ~mask.any(dim=1)
+    attend = mask.clone()
+    attend[:, :1] |= empty[:, None]
+    ids = (tokens - 1).clamp(min=0).masked_fill(~mask, pad_id)
+    return ids, attend.long(), empty
 
-    Input ``(B, L)`` ids from :class:`~mmssl.data.tokenizer.SubwordTokenizer` (model id
-    + 1, 0 = padding); output ``(B, hidden_size)``. With h (B, L, D) the last hidden
-    states and m the attention mask::
 
-        mean:  out[b] = Σ_l m[b,l] h[b,l] / Σ_l m[b,l]
-        cls:   out[b] = h[b, 0]          (the first token, [CLS] for BERT-like models)
+class HFModule(nn.Module):
+    """Holds a transformers model as ``self.model`` (its parameters named ``model.*``):
+    ``freeze`` stops its gradients and keeps it in eval mode (no dropout) whatever
+    ``train()`` says; ``gradient_checkpointing`` switches the model's own."""
 
-    A row with no token gives zeros. ``freeze`` stops its gradients and keeps it in eval
-    mode (no dropout) whatever ``train()`` says.
-    """
-
-    def __init__(self, path: str, pooling: str = "mean", freeze: bool = False,
+    def __init__(self, model: nn.Module, freeze: bool = False,
                  gradient_checkpointing: bool = False) -> None:
         super().__init__()
-        from transformers import AutoModel
-
-        if pooling not in POOLINGS:
-            raise ValueError(f"unknown text pooling {pooling!r}; known: {POOLINGS}")
-        self.model = AutoModel.from_pretrained(str(check_hf_directory(path)),
-                                               local_files_only=True)
-        self.pooling, self.freeze = pooling, freeze
-        self.pad_id = self.model.config.pad_token_id or 0
-        self.out_dim = self.model.config.hidden_size
+        self.model, self.freeze = model, freeze
         self.gradient_checkpointing = gradient_checkpointing
         if freeze:
             self.model.requires_grad_(False)
@@ -90,15 +85,39 @@ class HFTextEncoder(nn.Module):
             self.model.eval()
         return self
 
+
+@TEXT_ENCODERS.register("hf")
+class HFTextEncoder(HFModule):
+    """A transformers encoder, pooled over its valid tokens.
+
+    Input ``(B, L)`` ids from :class:`~mmssl.data.tokenizer.SubwordTokenizer` (model id
+    + 1, 0 = padding); output ``(B, hidden_size)``. With h (B, L, D) the last hidden
+    states and m the attention mask::
+
+        mean:  out[b] = Σ_l m[b,l] h[b,l] / Σ_l m[b,l]
+        cls:   out[b] = h[b, 0]          (the first token, [CLS] for BERT-like models)
+
+    A row with no token gives zeros. ``freeze``: see :class:`HFModule`.
+    """
+
+    def __init__(self, path: str, pooling: str = "mean", freeze: bool = False,
+                 gradient_checkpointing: bool = False) -> None:
+        from transformers import AutoModel
+
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown text pooling {pooling!r}; known: {POOLINGS}")
+        super().__init__(AutoModel.from_pretrained(str(check_hf_directory(path)),
+                                                   local_files_only=True),
+                         freeze, gradient_checkpointing)
+        self.pooling = pooling
+        self.pad_id = self.model.config.pad_token_id or 0
+        self.out_dim = self.model.config.hidden_size
+
     def forward(self, tokens: Tensor) -> Tensor:
         """``(B, L)`` long -> ``(B, hidden_size)``."""
+        ids, attend, empty = model_inputs(tokens, self.pad_id)
         mask = tokens != 0
-        empty = ~mask.any(dim=1)
-        # An all-padding row would attend to nothing; give it one token, then zero it.
-        attend = mask.clone()
-        attend[:, :1] |= empty[:, None]
-        ids = (tokens - 1).clamp(min=0).masked_fill(~mask, self.pad_id)
-        hidden = self.model(input_ids=ids, attention_mask=attend.long()).last_hidden_state
+        hidden = self.model(input_ids=ids, attention_mask=attend).last_hidden_state
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         else:

@@ -39,11 +39,12 @@ class EmbeddingSpaces(nn.Module):
         in_dims: feature size per modality, e.g. ``{"video": 128, "text": 256}``.
         pairs: the pairs that will be compared, e.g. ``("va", "vt")``.
         va_dim, vat_dim: sizes of S_va and of the spaces text meets (and the shared one).
-        head: ``linear`` or ``mlp`` (see :func:`projection_head`).
+        head: ``linear``, ``mlp``, ... (see :func:`projection_head`), or one kind per
+            modality, ``{modality: kind}`` (AVLnet's gated heads: the audio one differs).
     """
 
     def __init__(self, kind: str, in_dims: dict[str, int], pairs, va_dim: int, vat_dim: int,
-                 head: str = "linear"):
+                 head: str | dict[str, str] = "linear"):
         super().__init__()
         if kind not in SPACE_KINDS:
             raise ValueError(f"unknown space kind {kind!r}; known: {SPACE_KINDS}")
@@ -52,23 +53,27 @@ class EmbeddingSpaces(nn.Module):
             raise ValueError(f"unknown pairs {sorted(unknown)}; known: {sorted(PAIRS)}")
         self.kind, self.pairs = kind, tuple(pairs)
         self.heads = nn.ModuleDict()
+
+        def of(modality: str) -> str:
+            return head if isinstance(head, str) else head[modality]
+
         if kind == "shared":
             for modality in in_dims:
-                self.heads[modality] = projection_head(in_dims[modality], vat_dim, head)
+                self.heads[modality] = projection_head(in_dims[modality], vat_dim, of(modality))
         elif kind == "disjoint":
             for pair in self.pairs:
                 dim = va_dim if pair == "va" else vat_dim
                 for modality in PAIRS[pair]:
                     self.heads[f"{modality}_{pair}"] = projection_head(in_dims[modality], dim,
-                                                                       head)
+                                                                       of(modality))
         else:
             for modality in ("video", "audio"):
                 if modality in in_dims:
                     self.heads[f"{modality}_va"] = projection_head(in_dims[modality], va_dim,
-                                                                   head)
-            self.heads["va_to_vat"] = projection_head(va_dim, vat_dim, head)
+                                                                   of(modality))
+            self.heads["va_to_vat"] = projection_head(va_dim, vat_dim, of("video"))
             if "text" in in_dims:
-                self.heads["text_vat"] = projection_head(in_dims["text"], vat_dim, head)
+                self.heads["text_vat"] = projection_head(in_dims["text"], vat_dim, of("text"))
 
     def forward(self, modality: str, features: Tensor) -> dict[str, Tensor]:
         wanted = pairs_of(modality, self.pairs)

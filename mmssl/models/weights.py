@@ -46,6 +46,14 @@ def read_state_dict(path: str | Path, modality: str) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"{modality} encoder weights file {path} not found (expected "
                                 "a torchvision .pth state dict, a .safetensors file or an "
                                 "mmssl checkpoint directory)")
+    return read_weights_file(path)
+
+
+def read_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict in a ``.safetensors`` file or a torch file (read with
+    ``weights_only=True``: no code runs), a ``state_dict``/``model`` wrapper unwrapped and a
+    leading ``module.`` (DDP) stripped."""
+    path = Path(path)
     if path.suffix == ".safetensors":
         state = load_file(str(path))
     else:

@@ -65,7 +65,19 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
                 samples[index] = _sample(task, valid[index], outcome, encoding, config)
     except MediaError as error:  # the file as a whole: nothing of it is kept
         return [], failures + [Failure(task.video_id, error.reason, error.detail)]
-    return [samples[index] for index in sorted(samples)], failures
+    return _unique_keys([samples[index] for index in sorted(samples)]), failures
+
+
+def _unique_keys(samples: list[dict]) -> list[dict]:
+    """Segments of one video starting at the same millisecond get ``_2``, ``_3``... keys
+    (:func:`~mmssl.shard_format.sample_key`): a reader would drop a repeated key."""
+    seen: dict[str, int] = {}
+    for sample in samples:
+        key = sample["__key__"]
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            sample["__key__"] = f"{key}_{seen[key]}"
+    return samples
 
 
 def _check_sane(info: MediaInfo, config: PrepConfig, path: str) -> None:

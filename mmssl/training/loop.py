@@ -8,6 +8,7 @@ checkpoints, the logs and ``max_steps`` all count global steps.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from mmssl.checkpoint import save_checkpoint
 from mmssl.config import TrainConfig, save_config
+from mmssl.data.candidates import candidate_rule
 from mmssl.data.shards import read_metas
 from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
 from mmssl.data.training_stream import TrainingStream
@@ -103,7 +105,9 @@ class Run:
     def batches(self, start_batch: int):
         """This process's endless loader iterator, resumed at ``start_batch``."""
         config, accelerator = self.config, self.accelerator
-        stream = TrainingStream(config.data, self.tokenizer, config.seed,
+        data = dataclasses.replace(config.data, candidates=candidate_rule(
+            config.data.candidates, config.method))  # empty: the method's own rule
+        stream = TrainingStream(data, self.tokenizer, config.seed,
                                 accelerator.process_index, accelerator.num_processes,
                                 start_batch=start_batch)
         loader = torch.utils.data.DataLoader(stream, batch_size=None,

@@ -95,6 +95,24 @@ def test_resumed_stream_continues_the_fresh_one_without_decoding_the_skipped(
     assert decoded == {"frames": clips * views, "audio_window": clips}
 
 
+def test_reference_candidates_fill_every_slot_and_resume_alike(tiny_shards, monkeypatch):
+    """MIL-NCE's rule: with more candidates asked for than a sample has narrations, every
+    slot is filled (edge narrations repeated) where mmssl's own rule masks; the draws, and
+    so a resumed stream, are unchanged."""
+    masked = small_config(tiny_shards["howto100m"], num_candidates=12)
+    config = small_config(tiny_shards["howto100m"], num_candidates=12, candidates="reference")
+    fresh = first_batches(TrainingStream(config, TOKENIZER, seed=2), 4)
+    assert all(batch["text_mask"].all() for batch in fresh)
+    repeats = [len({tuple(row) for row in clip.tolist()}) < 12 for clip in fresh[0]["text"]]
+    assert all(repeats)
+    other = first_batches(TrainingStream(masked, TOKENIZER, seed=2), 4)
+    assert not all(batch["text_mask"].all() for batch in other)
+    assert [m["key"] for b in other for m in b["meta"]] == [
+        m["key"] for b in fresh for m in b["meta"]]  # the same clips, other candidates
+    resumed = first_batches(TrainingStream(config, TOKENIZER, seed=2, start_batch=3), 1)
+    assert_same_batches(resumed, fresh[3:])
+
+
 def test_resumed_loader_workers_continue_the_fresh_loader(tiny_shards):
     config = small_config(tiny_shards["howto100m"], num_workers=2)
 

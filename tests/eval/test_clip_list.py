@@ -37,3 +37,28 @@ def test_matching_takes_the_nearest_start_and_reports_the_rest():
     assert summary["listed"] == 4 and summary["found"] == 2
     assert summary["missing"] == {"missing_video": 1, "missing_segment": 1}
     assert {m["video_id"] for m in summary["missing_rows"]} == {"B", "C"}
+
+
+def test_rows_sharing_a_start_match_their_own_segments():
+    """MIL-NCE's list has steps that start together (10dZTHlkb8w at 210 s ends at 215 and
+    225): each row goes to the segment whose end is nearest, and a row repeated is kept."""
+    metas = [{"video_id": "A", "start": 210.0, "end": 215.04},
+             {"video_id": "A", "start": 210.0, "end": 225.0},
+             {"video_id": "A", "start": 120.0, "end": 252.0}]
+    rows = [ClipRow("A", 210, 225, "spinach"), ClipRow("A", 210, 215, "basil"),
+            ClipRow("A", 120, 252, "soak gram"), ClipRow("A", 120, 252, "pressure cook")]
+    match = match_clips(rows, metas, tolerance=0.5)
+    assert match.segment_index == [1, 0, 2, 2] and not match.missing
+
+
+def test_protocol_is_the_checkpoints_unless_named():
+    from mmssl.config import EvalConfig, TrainConfig
+    from mmssl.eval.retrieval import WINDOW_MARGINS, retrieval_protocol
+
+    milnce = TrainConfig(eval_protocol="milnce")
+    assert retrieval_protocol(EvalConfig(), milnce) == "milnce"
+    assert retrieval_protocol(EvalConfig(protocol="mmssl"), milnce) == "mmssl"
+    assert retrieval_protocol(EvalConfig(), TrainConfig()) == "mmssl"
+    assert WINDOW_MARGINS == {"mmssl": 0.0, "milnce": 0.4}
+    with pytest.raises(ValueError, match="unknown retrieval protocol 'other'"):
+        retrieval_protocol(EvalConfig(protocol="other"), milnce)

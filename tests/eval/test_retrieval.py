@@ -107,14 +107,19 @@ def test_clip_list_reports_missing_clips_and_uses_its_texts(loaded, tiny_shards,
     summary = results["clip_list"]
     assert summary["listed"] == 6 and summary["found"] == 4
     assert summary["missing"] == {"missing_video": 1, "missing_segment": 1}
-    assert results["protocol"]["clips"] == 3 and results["protocol"]["queries"] == 4
+    # Every row is a clip of its own (MIL-NCE's eval_youcook.py), rows 0 and 3 naming the
+    # same segment included.
+    assert results["protocol"]["clips"] == 4 and results["protocol"]["queries"] == 4
     assert results["metrics"]["text->video"]["num_queries"] == 4
-    assert results["metrics_to_text"]["video->text"]["num_queries"] == 3
+    assert results["metrics_to_text"]["video->text"]["num_queries"] == 4
     assert "missing" in format_table(results)
-    # Identical captions tie: for clips 1 and 2 (whose only caption is the shared one),
-    # the two other copies score exactly as high, so video->text ranks them at least 2.
+    # Identical captions tie: for clips 1 and 2 (whose caption is the shared one), the two
+    # other copies score exactly as high, so video->text ranks them at least 2; and clips
+    # 0 and 3 are one segment, so each of their queries ranks the other's clip ahead.
     to_text = arrays["tensors"]["ranks/video->text"].tolist()
     assert to_text[1] >= 2 and to_text[2] >= 2
+    to_video = arrays["tensors"]["ranks/text->video"].tolist()
+    assert to_video[0] >= 1 and to_video[3] >= 1
     assert full["protocol"]["clips"] == len(metas)
 
 

@@ -173,7 +173,7 @@ def test_demo_mmv_loss_is_the_one_it_always_was():
 
 @pytest.mark.parametrize("normalize", [True, False])
 def test_avlnet_terms(normalize):
-    weights = {"vt": 1.0, "at": 0.5, "vat": 2.0}
+    weights = {"va": 0.7, "vt": 1.0, "at": 0.5, "vat": 2.0}
     method = make("avlnet", weights=weights, normalize=normalize, margin=0.1)
     b = batch()
     with torch.no_grad():
@@ -181,11 +181,22 @@ def test_avlnet_terms(normalize):
         v = scored(heads(method, "video", b["video"])["vt"], normalize)
         a = scored(heads(method, "audio", b["audio"])["at"], normalize)
         t = scored(heads(method, "text", b["text"][:, 0])["vt"], normalize)
-    t = t / TAU if normalize else t  # MMS has no temperature: s(x, t) = x·t/τ
+    scale = 1.0 / TAU if normalize else 1.0  # MMS has no temperature: s(x, y) = x·y/τ
     fused = v + a * torch.tensor(HAS_AUDIO, dtype=a.dtype)[:, None]
-    terms = {"vt": mms(v, t, 0.1), "at": mms(a, t, 0.1, keep=HAS_AUDIO),
-             "vat": mms(fused, t, 0.1)}
+    terms = {"va": mms(a * scale, v, 0.1, keep=HAS_AUDIO), "vt": mms(v, t * scale, 0.1),
+             "at": mms(a, t * scale, 0.1, keep=HAS_AUDIO), "vat": mms(fused, t * scale, 0.1)}
     check(out, terms, weights)
+
+
+def test_avlnet_trains_its_published_objective_by_default():
+    """AVLnet-Text-Tri's pretraining loss is MMS(a,v) + MMS(a,t) + MMS(t,v); the fused
+    text-vs-(video+audio) term is its fine-tuning option, off unless weighted."""
+    method = make("avlnet", normalize=False)
+    assert method.weights == {"va": 1.0, "at": 1.0, "vt": 1.0, "vat": 0.0}
+    with torch.no_grad():
+        out = method.training_step(batch())
+    assert {name for name in out if name.startswith("loss_")} == {"loss_va", "loss_at",
+                                                                 "loss_vt"}
 
 
 @pytest.mark.parametrize("normalize", [True, False])

@@ -8,6 +8,7 @@ import torch
 from mmssl.config import LossConfig, TrainConfig, load_config
 from mmssl.methods import METHODS, build_method
 from mmssl.methods.scoring import Scoring
+from mmssl.models.heads import GatedEmbeddingUnit
 
 
 def test_cosine_over_temperature():
@@ -111,7 +112,14 @@ def test_empty_space_and_head_mean_the_methods_own():
     for method in ("avlnet", "milnce", "clip"):
         spaces = build_method(config_for(method), 30).spaces
         assert spaces.kind == "shared"
-        assert all(isinstance(head, torch.nn.Linear) for head in spaces.heads.values())
+        if method != "avlnet":
+            assert all(isinstance(head, torch.nn.Linear) for head in spaces.heads.values())
+    # AVLnet's own: Gated Embedding Units, the audio one gated at the encoder's width.
+    heads = build_method(config_for("avlnet"), 30).spaces.heads
+    assert isinstance(heads["video"], GatedEmbeddingUnit)
+    assert isinstance(heads["text"], GatedEmbeddingUnit)
+    assert isinstance(heads["audio"][0], GatedEmbeddingUnit)
+    assert isinstance(heads["audio"][1], torch.nn.Linear)
     assert isinstance(build_method(config_for("simclr"), 30).projector, torch.nn.Sequential)
     linear = build_method(config_for("simclr", "--model.head=linear"), 30).projector
     assert isinstance(linear, torch.nn.Linear)

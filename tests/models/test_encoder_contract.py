@@ -22,10 +22,23 @@ CASES = ([("video", name) for name in VIDEO_ENCODERS.list()]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def build(modality, name):
+# Encoders that need a local model directory: the fixture that provides one.
+DIRECTORY_FIXTURES = {"clip_video": "tiny_clip_dir"}
+CLIP_INPUT = (2, 3, 4, 32, 32)  # the tiny CLIP's 32×32 images
+
+
+def build(modality, name, request=None):
     registry = VIDEO_ENCODERS if modality == "video" else AUDIO_ENCODERS
     torch.manual_seed(0)
+    if name in DIRECTORY_FIXTURES:
+        return registry.build(name, path=str(request.getfixturevalue(DIRECTORY_FIXTURES[name])))
     return registry.build(name)
+
+
+def input_shape(modality, name):
+    if modality == "audio":
+        return AUDIO_INPUT
+    return CLIP_INPUT if name == "clip_video" else S3D_INPUT if "s3d" in name else VIDEO_INPUT
 
 
 def forward_backward(encoder, x, seed=1):
@@ -45,9 +58,10 @@ def supports_checkpointing(encoder):
 
 
 @pytest.mark.parametrize(("modality", "name"), CASES)
-def test_forward_backward_checkpointing_and_weights_round_trip(modality, name, tmp_path):
-    encoder = build(modality, name).train()
-    shape = AUDIO_INPUT if modality == "audio" else S3D_INPUT if "s3d" in name else VIDEO_INPUT
+def test_forward_backward_checkpointing_and_weights_round_trip(modality, name, tmp_path,
+                                                               request):
+    encoder = build(modality, name, request).train()
+    shape = input_shape(modality, name)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(2))
     out, grads = forward_backward(encoder, x)
     assert out.shape == (x.shape[0], encoder.out_dim)
