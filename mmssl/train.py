@@ -16,7 +16,8 @@ from pathlib import Path
 
 from mmssl.command_line import parse_command
 from mmssl.config import TrainConfig
-from mmssl.training.loop import CHECKPOINT_DIR, narration_texts, seed_everything, train
+from mmssl.data.vocabulary import narration_texts
+from mmssl.training.loop import CHECKPOINT_DIR, seed_everything, train
 from mmssl.training.optim import param_groups
 from mmssl.training.schedule import warmup_cosine
 
