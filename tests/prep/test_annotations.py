@@ -5,33 +5,17 @@ OverflowError, a huge allocation or fake narrations; sample keys are unique per 
 import json
 
 import pytest
+from helpers import BAD_CAPTIONS, BAD_SEGMENTS, GOOD_CAPTION
 
 from mmssl.prep import audioset, coin, howto100m, youcook2
 from mmssl.prep.annotations import AnnotationError, admit, check_span
 from mmssl.prep.tasks import SegmentSpec, VideoTask
 
-GOOD = {"start": [1.0, 4.0], "end": [3.5, 6.0], "text": ["cut the onion", "stir"]}
-
-# (record, what the error says): each bad value HowTo100M's caption.json may hold.
-BAD_CAPTIONS = {
-    "numberstart": ({**GOOD, "start": 1.0}, "start, end and text must be lists"),
-    "stringstart": ({**GOOD, "start": "1.0 4.0"}, "start, end and text must be lists"),
-    "nanstart": ({**GOOD, "start": [float("nan"), 4.0]}, "narration 0: start nan is not finite"),
-    "infend": ({**GOOD, "end": [3.5, float("inf")]}, "narration 1: end inf is not finite"),
-    "negative": ({**GOOD, "start": [-2.0, 4.0]}, "narration 0: start -2.0 is negative"),
-    "reversed": ({**GOOD, "start": [1.0, 7.0]}, "narration 1: start 7 is after end 6"),
-    "absurd": ({**GOOD, "end": [3.5, 1e9]}, "narration 1: end 1e+09 s is past any video's end"),
-    "strtime": ({**GOOD, "start": ["1.0", 4.0]}, "narration 0: start must be a number"),
-    "booltime": ({**GOOD, "end": [True, 6.0]}, "narration 0: end must be a number"),
-    "numbertext": ({**GOOD, "text": ["cut", 7]}, "narration 1: text must be a string"),
-    "lengths": ({**GOOD, "text": ["cut"]}, "lengths differ: 2/2/1"),
-    "notrecord": ([1, 2], "expected keys start, end, text"),
-}
-
 
 def test_each_bad_caption_value_is_a_named_bad_record(tmp_path):
     path = tmp_path / "caption.json"
-    path.write_text(json.dumps({"good": GOOD, **{k: r for k, (r, _) in BAD_CAPTIONS.items()}}))
+    bad = {record: value for record, (value, _) in BAD_CAPTIONS.items()}
+    path.write_text(json.dumps({"good": GOOD_CAPTION, **bad}))
     captions, errors = howto100m.read_captions(path)
     problems = {error.record: str(error) for error in errors}
     assert set(problems) == set(BAD_CAPTIONS)
@@ -59,7 +43,7 @@ def test_caption_csvs_take_text_times_but_not_bad_ones(tmp_path):
 
 def test_an_id_listed_twice_is_named(tmp_path):
     path = tmp_path / "caption.json"
-    path.write_text('{"twice": %s, "once": %s, "twice": %s}' % ((json.dumps(GOOD),) * 3))
+    path.write_text('{"twice": %s, "once": %s, "twice": %s}' % ((json.dumps(GOOD_CAPTION),) * 3))
     captions, errors = howto100m.read_captions(path)
     assert list(captions) == ["once"]
     assert [e.record for e in errors] == ["twice"] and "listed more than once" in str(errors[0])
@@ -78,16 +62,6 @@ def test_a_malformed_task_csv(tmp_path):
 
 
 STEP = {"segment": [2.0, 5.0], "id": 0, "sentence": "slice the bread"}
-BAD_SEGMENTS = {
-    "infinity": ([0, float("inf")], "end inf is not finite"),
-    "billion": ([0, 1e9], "end 1e+09 s is past any video's end"),
-    "reversed": ([9, 3], "start 9 is after end 3"),
-    "negative": ([-1, 3], "start -1.0 is negative"),
-    "text": ("0,10", "segment must be [start, end]"),
-    "three": ([1, 2, 3], "segment must be [start, end]"),
-    "strings": (["1", "2"], "start must be a number"),
-    "nan": ([float("nan"), 2], "start nan is not finite"),
-}
 
 
 def step_record(segment, subset="validation") -> dict:
