@@ -43,3 +43,29 @@ def test_the_word_rule():
     assert words_of("Cut the ONION, then stir!") == ["cut", "the", "onion", ",", "then",
                                                      "stir", "!"]
     assert words_of("ﬁne Ｃafé") == ["fine", "café"]  # NFKC
+
+
+def test_readers_count_a_member_missing_a_field_as_bad_meta(tiny_shards, tmp_path):
+    """Not as no_video_stream, as they did when num_frames was the field missing."""
+    import json
+    import tarfile
+
+    from mmssl.data.shards import SkipCounter, raw_samples, read_samples, shard_paths
+    from mmssl.prep.shard_writer import ShardWriter
+
+    with tarfile.open(shard_paths(str(tiny_shards["howto100m"]))[0]) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar}
+    key = next(name for name in members if name.endswith(".json")).removesuffix(".json")
+    meta = json.loads(members[f"{key}.json"])
+    path = tmp_path / "shard-000000.tar"
+    with ShardWriter(path) as writer:
+        for name, broken in [("nofps", {k: v for k, v in meta.items() if k != "fps"}),
+                             ("noframes", {k: v for k, v in meta.items() if k != "num_frames"}),
+                             ("good", meta)]:
+            writer.write({"__key__": name, "mp4": members[f"{key}.mp4"],
+                          "json": json.dumps(broken).encode()})
+        writer.finish({"shard": path.name})
+    skip = SkipCounter()
+    with pytest.warns(UserWarning, match=r"bad_meta.*field 'fps' missing"):
+        read = list(read_samples(raw_samples([str(path)], skip), skip))
+    assert [sample.meta for sample in read] == [meta] and skip.counts == {"bad_meta": 2}

@@ -116,14 +116,15 @@ def repeated_keys(obj) -> tuple[str, ...]:
     return getattr(obj, "repeated", ())
 
 
-def without_repeated(path: Path, records: dict, errors: list[AnnotationError], strict: bool,
-                     what: str = "video id") -> dict:
+def without_repeated(path: Path, records: dict, errors: list[AnnotationError], strict: bool
+                     ) -> dict:
     """``records`` without the ids listed more than once (each counted: which of its
     records is right cannot be told)."""
-    for key in repeated_keys(records):
-        collect(errors, AnnotationError(path, key, f"{what} listed more than once; none of "
+    repeated = repeated_keys(records)
+    for key in repeated:
+        collect(errors, AnnotationError(path, key, "video id listed more than once; none of "
                                         "its records is used"), strict)
-    return {key: value for key, value in records.items() if key not in repeated_keys(records)}
+    return {key: value for key, value in records.items() if key not in repeated}
 
 
 def admit(tasks: list[VideoTask], errors: list[AnnotationError], strict: bool, source
@@ -133,6 +134,7 @@ def admit(tasks: list[VideoTask], errors: list[AnnotationError], strict: bool, s
     (:func:`mmssl.shard_format.sample_key`); a segment whose key an earlier one already has
     is an error naming both and the annotations ``source`` (raised when ``strict``), and
     is dropped."""
+    errors = list(errors)
     owners: dict[str, tuple[str, SegmentSpec]] = {}
     admitted = []
     for task in tasks:

@@ -112,11 +112,12 @@ WATCH_SECONDS = 1.0  # how often a worker without prctl looks for its parent
 def die_with_parent(parent: int) -> None:
     """Pool worker start-up: end this process when process ``parent`` ends.
 
-    On Linux the kernel sends SIGKILL the moment the parent dies (``prctl(PR_SET_PDEATHSIG)``,
-    which survives nothing the worker does). Everywhere, a daemon thread also checks every
-    :data:`WATCH_SECONDS` that the parent is still this process's parent (an orphan is
-    adopted by another process) and exits at once if not; it also covers a parent that
-    died before this function ran.
+    On Linux the kernel sends SIGKILL the moment the parent dies (``prctl(PR_SET_PDEATHSIG)``;
+    strictly, when the parent's thread that started the worker ends — the pool starts its
+    workers from the thread that submits the calls, which waits for them all). Everywhere,
+    a daemon thread also checks every :data:`WATCH_SECONDS` that the parent is still this
+    process's parent (an orphan is adopted by another process) and exits at once if not; it
+    also covers a parent that died before this function ran.
     """
     if sys.platform.startswith("linux"):
         try:

@@ -89,8 +89,10 @@ def parse_record(path: Path, video_id: str, record, fmt: StepFormat,
     for index, step in enumerate(steps):
         try:
             segments.append(parse_step(step, index, fmt, labels))
-        except (KeyError, TypeError, ValueError) as error:
-            problems.append(f"{fmt.steps_key}[{index}]: expected {fmt.step_help} ({error})")
+        except KeyError as error:
+            problems.append(f"{fmt.steps_key}[{index}]: no {error}; expected {fmt.step_help}")
+        except (TypeError, ValueError) as error:
+            problems.append(f"{fmt.steps_key}[{index}]: {error}")
     if problems:
         collect(errors, dropped(path, video_id, problems, len(steps), "steps"), strict)
     return subset, (None if problems and not segments else segments)
