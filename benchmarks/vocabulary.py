@@ -87,7 +87,7 @@ def measure(shards: str, repeats: int) -> dict:
 
 def dataset_size(shards: str) -> dict:
     paths = shard_paths(shards)
-    return {"shards": len(paths),
+    return {"shards": len(paths), "narrations": sum(1 for _ in narration_texts([shards])),
             "tar_mb": round(sum(Path(p).stat().st_size for p in paths) / 1e6, 2),
             "stats_mb": round(sum(stats_path(p).stat().st_size for p in paths) / 1e6, 3)}
 
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     rows = []
-    print(f"{'videos':>7}{'side':>6}{'shards':>8}{'tar MB':>9}{'stats MB':>10}"
+    print(f"{'videos':>7}{'side':>6}{'shards':>8}{'texts':>7}{'tar MB':>9}{'stats MB':>10}"
           + "".join(f"{way + ' s':>10}{way + ' MB':>11}" for way in WAYS))
     with tempfile.TemporaryDirectory(prefix="mmssl-vocabulary-bench-") as tmp:
         for videos in args.videos:
@@ -117,7 +117,8 @@ def main() -> None:
                 row = {"videos": videos, "short_side": side, **dataset_size(shards),
                        **measure(shards, args.repeats)}
                 rows.append(row)
-                print(f"{videos:>7}{side:>6}{row['shards']:>8}{row['tar_mb']:>9.1f}"
+                print(f"{videos:>7}{side:>6}{row['shards']:>8}{row['narrations']:>7}"
+                      f"{row['tar_mb']:>9.1f}"
                       f"{row['stats_mb']:>10.3f}"
                       + "".join(f"{row[w]['seconds']:>10.3f}{row[w]['read_mb']:>11.2f}"
                                 for w in WAYS), flush=True)

@@ -2,28 +2,18 @@
 each bad annotation value, ids that would collide or escape as file names. Each is
 counted and named; the good data is converted; --strict makes a bad record fatal."""
 
-import csv
 import json
 import tarfile
 
 import av
 import pytest
-from conftest import PREP, SECONDS, SOURCES, narrations
 from helpers import BAD_CAPTIONS, BAD_SEGMENTS
+from real_sources import PREP, SECONDS, SOURCES, narrations, video_list
 
 from mmssl.data.shards import SkipCounter, open_dataset
 from mmssl.prep import audioset, howto100m, youcook2
 from mmssl.prep.annotations import AnnotationError
 from mmssl.shard_format import read_manifest, stats_path
-
-
-def video_list(path, mapping: dict) -> str:
-    """A ``video_id,path`` CSV (how ids that are not file names reach their files)."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["video_id", "path"])
-        writer.writerows(mapping.items())
-    return str(path)
 
 
 def metas(directory) -> list[dict]:

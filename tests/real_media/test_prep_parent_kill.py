@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SECONDS, SOURCES, narrations
 from helpers import shard_bytes
-from test_bad_inputs import video_list
+from real_sources import SECONDS, SOURCES, narrations, video_list
 
 from mmssl.config import PrepConfig
 from mmssl.prep import howto100m

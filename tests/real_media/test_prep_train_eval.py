@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 import torch
-from conftest import PREP, SOURCES
+from real_sources import PREP, SOURCES
 
 from mmssl.config import EvalConfig, PrepConfig, TrainConfig, load_config
 from mmssl.data.clips import ClipCutter
