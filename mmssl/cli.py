@@ -21,6 +21,12 @@ keys relative to the command's own config, ``-`` and ``_`` alike (see
     mmssl report RUN_DIR|CHECKPOINT_DIR
     mmssl convert milnce|avlnet|clip ... --out CKPT        (a published model's release;
         see mmssl convert --help)
+
+A mistake in the input (a config key or value, an annotation file, a run directory that
+holds another run, a missing file; :class:`mmssl.errors.UserError`) ends the command with
+one line, ``mmssl: error: <what and where>``, and exit code 2; ``--debug`` anywhere on the
+command line shows the traceback instead. Any other exception is a bug and shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -32,19 +38,46 @@ from pathlib import Path
 
 from mmssl.command_line import parse_command
 from mmssl.config import DemoConfig, EmbedConfig, EvalConfig, SynthConfig
+from mmssl.errors import UserError
 
 PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset")
 
 
+class UsageError(UserError):
+    """A command line that names no known command or dataset."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [arg for arg in argv if arg != "--debug"]
     commands = {"demo": _demo, "synth": _synth, "prep": _prep, "train": _train, "eval": _eval,
                 "embed": _embed, "report": _report, "convert": _convert}
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+    if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    commands[argv[0]](argv[1:])
+        return 0 if argv else 2
+    if argv[0] not in commands:
+        return _usage_error(f"unknown command {argv[0]!r}; commands: {', '.join(commands)} "
+                            "(mmssl --help)")
+    try:
+        commands[argv[0]](argv[1:])
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        return _usage_error(str(error))
     return 0
+
+
+# Bad input: mmssl's own UserError classes, and a path given on the command line (or in a
+# config) that is not there or cannot be read.
+USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+               PermissionError)
+
+
+def _usage_error(message: str) -> int:
+    """One line on stderr, exit code 2 (argparse's for usage errors)."""
+    print(f"mmssl: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 def _demo(argv: list[str]) -> None:
@@ -73,12 +106,17 @@ def _prep(argv: list[str]) -> None:
     if argv and argv[0] == "--summary":
         from mmssl.prep.summary import summarize
 
-        for directory in argv[1:]:
+        parser = argparse.ArgumentParser(prog="mmssl prep --summary",
+                                         description="Summarise prepared shard directories.")
+        parser.add_argument("directories", nargs="+", metavar="SHARDS")
+        for directory in parser.parse_args(argv[1:]).directories:
             print(summarize(directory))
         return
     if not argv or argv[0] not in PREP_DATASETS:
-        raise SystemExit(f"usage: mmssl prep {{{','.join(PREP_DATASETS)}}} ARGS... "
-                         "(see mmssl prep <dataset> --help)")
+        what = f"unknown dataset {argv[0]!r}" if argv else "which dataset?"
+        raise UsageError(f"mmssl prep: {what}; usage: mmssl prep "
+                         f"{{{','.join(PREP_DATASETS)}}} ARGS... (mmssl prep <dataset> --help) "
+                         "or mmssl prep --summary SHARDS [SHARDS ...]")
     import importlib
 
     importlib.import_module(f"mmssl.prep.{argv[0]}").main(argv[1:], prog=f"mmssl prep {argv[0]}")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from mmssl.errors import UserError
+
 
 def setting(default=dataclasses.MISSING, help: str = "", *, factory=dataclasses.MISSING):
     """A config field with its default (or ``factory`` for a mutable one) and its one-line
@@ -120,7 +122,10 @@ class ModelConfig:
     ``*_weights``: a local file to start each encoder from (torchvision ``.pth``,
     ``.safetensors`` or an mmssl checkpoint directory; see ``mmssl/models/weights.py``).
     ``word_vectors``: a GloVe / word2vec text file for ``word_maxpool`` (its vectors must be
-    ``word_dim`` long; ``milnce_text`` too), frozen when ``freeze_word_vectors``.
+    ``word_dim`` long; ``milnce_text`` too), frozen when ``freeze_word_vectors``. The word
+    tokenizer's vocabulary is the ``vocab_size`` most frequent words of the training
+    narrations (from the shards' word counts, ``mmssl/data/vocabulary.py``), or the first
+    words of the file ``vocabulary`` when set (e.g. the ``word_vectors`` file itself).
     ``hf_text_dir``: a local HuggingFace directory for ``text_encoder: hf`` (its tokenizer
     replaces ours), pooled by ``text_pooling`` (mean | cls), frozen when ``freeze_text``;
     with ``hf_video_dir``, a CLIP directory for ``clip_text`` / ``clip_video``
@@ -149,6 +154,10 @@ class ModelConfig:
     audio_weights: str = setting("", "file to start the audio encoder from")
     text_weights: str = setting("", "file to start the text encoder from")
     word_vectors: str = setting("", "GloVe / word2vec text file for word_maxpool")
+    vocabulary: str = setting("", "fixed word vocabulary: one word per line, or a word2vec /"
+                              " GloVe text file; empty: the training narrations' words")
+    vocab_size: int = setting(30000, "ids of the word vocabulary (its 2 special tokens "
+                              "included): the most frequent words, or a file's first ones")
     freeze_word_vectors: bool = setting(True, "keep the loaded word vectors fixed")
     hf_text_dir: str = setting("", "local HuggingFace model directory for text_encoder: hf "
                                "or clip_text (its tokenizer replaces ours)")
@@ -211,7 +220,8 @@ class OptimConfig:
 class TrainConfig:
     """A training run. Resumable checkpoints go under ``<output_dir>/checkpoints/step-N``;
     zero-shot YouCook2 retrieval runs every ``eval_every`` steps when ``eval_shards`` is
-    set."""
+    set. A new run refuses to start in an ``output_dir`` holding another run unless told
+    to ``resume`` it or to ``overwrite`` it (``mmssl/training/run_directory.py``)."""
 
     method: str = setting("mmv", "registered method (mmssl.methods.METHODS)")
     seed: int = setting(0, "seed of initialisation and data order")
@@ -222,6 +232,8 @@ class TrainConfig:
     checkpoint_every: int = setting(500, "steps between resumable checkpoints (0: none)")
     keep_checkpoints: int = setting(3, "newest resumable checkpoints kept")
     resume: str = setting("", '"latest" or a checkpoints/step-N directory to continue from')
+    overwrite: bool = setting(False, "start afresh in an output_dir that holds another run, "
+                              "deleting that run's checkpoints, log and tokenizer")
     tensorboard: bool = setting(True, "also log to <output_dir>/tensorboard")
     eval_every: int = setting(0, "steps between zero-shot YouCook2 evaluations (0: none)")
     eval_shards: str = setting("", "YouCook2-format shards evaluated every eval_every steps")
@@ -291,7 +303,7 @@ class DemoConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override that does not fit the dataclasses."""
 
 
@@ -323,8 +335,7 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] = ()):
     """
     data = to_dict(cls())
     if path:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        data = _merge(cls, data, loaded, str(path))
+        data = _merge(cls, data, _read_yaml(path), str(path))
     for item in overrides:
         key, equals, text = item.removeprefix("--").partition("=")
         if not equals:
@@ -334,6 +345,20 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] = ()):
         value = text if hint is str else yaml.safe_load(text)
         data = _merge(cls, data, _nested(list(keys), value), f"override {item!r}")
     return from_dict(cls, data)
+
+
+def _read_yaml(path: str | Path) -> dict:
+    """The mapping in a YAML config file; a file that is missing or not YAML is a
+    :class:`ConfigError` naming it."""
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"config file {path}: {error.strerror or error}") from error
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigError(f"config file {path}: not YAML{line}: "
+                          f"{getattr(error, 'problem', None) or error}") from error
 
 
 def resolve_key(cls, key: str) -> tuple[tuple[str, ...], typing.Any] | None:
@@ -396,10 +421,30 @@ def _coerce(hint, value, where: str):
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{where}: expected a list of {len(args)}, got {value!r}")
         return tuple(_coerce(arg, item, where) for arg, item in zip(args, value, strict=True))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        key_type, value_type = typing.get_args(hint)
+        return {_coerce(key_type, key, f"{where}.{key}"): _coerce(value_type, item,
+                                                                f"{where}.{key}")
+                for key, item in value.items()}
     if origin in (typing.Union, types.UnionType):
         return value
+    return _scalar(hint, value, where)
+
+
+def _scalar(hint, value, where: str):
+    """``value`` as a field of type ``hint`` takes it. Types are strict where YAML would blur
+    them: a bool is not a number (``max_steps: true`` is an error, although Python's bool
+    is an int); an int is a float; a text field takes a number as its text (``shards:
+    2024``), but not a bool (YAML reads ``no`` as false: quote it)."""
+    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint in (int, float, str) and isinstance(value, bool):
+        hint_text = " (quote it)" if hint is str else ""
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}{hint_text}")
     if hint in (int, float, str, bool) and not isinstance(value, hint):
         raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
     return value

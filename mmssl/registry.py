@@ -1,14 +1,16 @@
 """Name → constructor tables, so configs can pick components by name.
 
-This is a leaf module (standard library only). A registry is filled at import time by
-decorating classes or factory functions with :meth:`Registry.register`; configs then call
-:meth:`Registry.build` with the registered name and keyword arguments.
+This is a leaf module (standard library and :mod:`mmssl.errors` only). A registry is filled
+at import time by decorating classes or factory functions with :meth:`Registry.register`;
+configs then call :meth:`Registry.build` with the registered name and keyword arguments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from mmssl.errors import UserError
 
 
 class RegistryError(KeyError):
@@ -20,6 +22,10 @@ class RegistryError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownNameError(RegistryError, UserError):
+    """A name no component is registered under (a user error: it comes from a config)."""
 
 
 class Registry:
@@ -65,7 +71,7 @@ class Registry:
     def get(self, name: str) -> Callable[..., Any]:
         """The constructor registered under ``name`` (same error as :meth:`build`)."""
         if name not in self._table:
-            raise RegistryError(
+            raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; known: {', '.join(self.list()) or '(none)'}"
             )
         return self._table[name]

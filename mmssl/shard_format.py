@@ -8,15 +8,28 @@ A prepared dataset is a directory::
     ...
     manifest.json               shard list with sample counts, failures by reason, prep settings
 
-Writers create ``*.partial`` names and rename them into place, so a crash never leaves a
-half-written file under a final name. Shards are reproducible byte for byte: the same
-sources and settings give the same tar bytes on any executor, node split or resume (tar
+Writers create ``<final name>.<host>-<pid>-<random>.partial`` names (one per writer, so two
+runs, or a run and the orphaned worker of a killed one, never write the same file) and
+rename them into place, so a crash never leaves a half-written file under a final name.
+Shards are reproducible byte for byte: the same sources and settings give the same tar
+bytes on any executor, node split or resume (tar
 members carry the fixed time :data:`MEMBER_MTIME`; decoding and encoding are single-threaded
 per video, parallelism comes from converting many videos at once).
 
-Each sample has three members sharing one key (``<video_id>_<start in ms, 9 digits>``, no
-dots; a video's second, third... segment starting at the same millisecond — YouCook2 has
-steps that start together — adds ``_2``, ``_3``..., so that no sample hides another):
+Each sample has two members sharing one key, :func:`sample_key`::
+
+    <readable id>-<id hash>_<start in ms, 9 digits>    e.g. nVbIUDjzWY4-56782d98462ed1f6_000060000
+
+``readable id`` is the video id with every character outside ``A-Z a-z 0-9 _ -`` replaced
+by ``_``, cut to :data:`KEY_ID_CHARS` characters; ``id hash`` is the first 16 hex digits of
+the SHA-256 of the exact id (UTF-8). So a key is a safe file name whatever the id holds
+(``/``, ``..``, an absolute path, dots, which would split WebDataset's key from its
+extension, any unicode), and two ids that differ anywhere — even only in ``.`` vs ``_`` —
+give different keys. The exact id is the JSON member's ``video_id``. A video's second,
+third... segment starting at the same millisecond with a different end (YouCook2 has steps
+that start together) gets the key with ``_2``, ``_3``... appended, so that no sample hides
+another; a segment listed twice (same start and end) or a key two ids would share is
+refused before any conversion, naming both records.
 
 ``<key>.mp4``
     The clip, re-encoded: H.264 (yuv420p, fixed GOP so random access is cheap) at the
@@ -46,10 +59,17 @@ steps that start together — adds ``_2``, ``_3``..., so that no sample hides an
                   ([start_seconds, end_seconds] in the YouTube video))
     ============  ==========================================================================
 
-Readers ignore members with other extensions (room for later additions).
+Readers ignore members with other extensions (room for later additions). A JSON member
+without one of the fields readers need (:data:`REQUIRED_META`), or with one of the wrong
+type, is skipped and counted as ``bad_meta`` (:func:`check_meta`).
 
 ``shard-NNNNNN.stats.json``: ``{"shard", "samples", "videos", "seconds", "bytes",
-"failed": {reason: count}, "failures": [{"video_id", "reason", "detail"}]}``.
+"failed": {reason: count}, "failures": [{"video_id", "reason", "detail"}], "words": {word:
+count}}``. ``words`` counts the words of every ``texts`` entry of the shard's samples, split
+by :func:`words_of` (NFKC, lower case, then ``tokenizers``' ``Whitespace`` pre-tokenizer,
+``\\w+|[^\\w\\s]+``: the word tokenizer's own rule), so a training run builds its vocabulary
+from these small files instead of reading every tar; shards written before the field
+existed lack it, and their JSON members are read instead.
 
 ``manifest.json``: ``{"dataset", "shards": [{"name", "samples"}], "total_samples",
 "failed": {reason: count}, "prep": {...settings...}}``.
@@ -57,7 +77,10 @@ Readers ignore members with other extensions (room for later additions).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import re
 from pathlib import Path
 
 MEDIA_KEY = "mp4"
@@ -79,10 +102,18 @@ def stats_path(tar_path: str | Path) -> Path:
     return tar_path.with_name(tar_path.name.removesuffix(".tar") + ".stats.json")
 
 
+KEY_ID_CHARS = 40  # of the readable part of a key: member names stay well under ustar's 100
+KEY_HASH_DIGITS = 16  # 64 bits: a chance collision among 10^7 ids has odds ~3·10^-6
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
 def sample_key(video_id: str, start: float) -> str:
-    """``<video_id>_<start ms>``; dots would split WebDataset's key from its extension
-    (a repeated start gets a suffix: see the module docstring)."""
-    return f"{video_id.replace('.', '_')}_{int(round(start * 1000)):09d}"
+    """``<readable id>-<SHA-256 of the id, 16 hex digits>_<start ms, 9 digits>``: a safe tar
+    member name, different for any two ids (a repeated start of one video gets a suffix:
+    see the module docstring)."""
+    readable = _UNSAFE.sub("_", video_id)[:KEY_ID_CHARS]
+    digest = hashlib.sha256(video_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{readable}-{digest[:KEY_HASH_DIGITS]}_{int(round(start * 1000)):09d}"
 
 
 def clip_key(video_id: str, start: float) -> str:
@@ -101,7 +132,71 @@ def encode_meta(meta: dict) -> bytes:
 
 
 def decode_meta(raw: bytes) -> dict:
+    """The JSON member's value (a ``ValueError`` when it is not UTF-8 JSON)."""
     return json.loads(raw.decode("utf-8"))
+
+
+class MetaError(ValueError):
+    """A JSON member that lacks a field readers need, or holds one of the wrong type
+    (``reason`` ``bad_meta``, how readers count it)."""
+
+    reason = "bad_meta"
+
+
+# The fields every reader relies on, and their types (bool is not a number here).
+REQUIRED_META = {"video_id": str, "start": float, "end": float, "fps": float,
+                 "num_frames": int, "width": int, "height": int, "texts": list}
+TEXT_FIELDS = {"start": float, "end": float, "text": str}
+
+
+def check_meta(meta: dict) -> dict:
+    """``meta`` when it has every field of :data:`REQUIRED_META` with its type and each of
+    its ``texts`` is ``{"start", "end", "text"}``; else :class:`MetaError` ``bad_meta``
+    naming the field."""
+    if not isinstance(meta, dict):
+        raise MetaError(f"expected a JSON object, got {type(meta).__name__}")
+    for field, kind in REQUIRED_META.items():
+        if not _is(meta.get(field), kind):
+            raise MetaError(f"field {field!r} missing or not {kind.__name__}: "
+                            f"{meta.get(field)!r:.60}")
+    for index, text in enumerate(meta["texts"]):
+        if not isinstance(text, dict) or not all(_is(text.get(f), kind)
+                                                 for f, kind in TEXT_FIELDS.items()):
+            raise MetaError(f"texts[{index}]: expected {{start, end, text}}, got {text!r:.60}")
+    return meta
+
+
+def _is(value, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def word_rule():
+    """``(normalizer, pre_tokenizer)``, new ``tokenizers`` objects: how texts are split into
+    words, both for the stats files' ``words`` and by the word tokenizer
+    (:mod:`mmssl.data.tokenizer`)."""
+    from tokenizers import normalizers, pre_tokenizers
+
+    return (normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]),
+            pre_tokenizers.Whitespace())
+
+
+_shared_rule = functools.cache(word_rule)
+
+
+def normalized(text: str) -> str:
+    """``text`` as words are compared: NFKC, lower case."""
+    return _shared_rule()[0].normalize_str(text)
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text`` by :func:`word_rule`: ``"Cut the Onion."`` → ``["cut", "the",
+    "onion", "."]``."""
+    normalizer, pre_tokenizer = _shared_rule()
+    return [word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))]
 
 
 def read_manifest(directory: str | Path) -> dict:

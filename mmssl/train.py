@@ -16,7 +16,8 @@ from pathlib import Path
 
 from mmssl.command_line import parse_command
 from mmssl.config import TrainConfig
-from mmssl.training.loop import CHECKPOINT_DIR, narration_texts, seed_everything, train
+from mmssl.data.vocabulary import narration_texts
+from mmssl.training.loop import CHECKPOINT_DIR, seed_everything, train
 from mmssl.training.optim import param_groups
 from mmssl.training.schedule import warmup_cosine
 
@@ -26,7 +27,8 @@ __all__ = ["CHECKPOINT_DIR", "dry_run", "main", "narration_texts", "param_groups
 
 def dry_run(config: TrainConfig) -> dict:
     """Print the resolved config, parameter counts per tower and the data plan for the
-    world size this process was launched with; builds the model, reads only manifests."""
+    world size this process was launched with; builds the model, reads only
+    manifests and stats files (the vocabulary: their word counts)."""
     from accelerate import PartialState
 
     from mmssl.methods import build_method

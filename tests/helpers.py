@@ -50,3 +50,35 @@ def differing_members(first, second) -> list[str]:
 
     a, b = members(first), members(second)
     return sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
+
+
+# Annotation values real files hold, each refused at the door (mmssl/prep/annotations.py),
+# with what its error says. A caption.json record (HowTo100M) ...
+GOOD_CAPTION = {"start": [1.0, 4.0], "end": [3.5, 6.0], "text": ["cut the onion", "stir"]}
+BAD_CAPTIONS = {
+    "numberstart": ({**GOOD_CAPTION, "start": 1.0}, "start, end and text must be lists"),
+    "stringstart": ({**GOOD_CAPTION, "start": "1.0 4.0"}, "start, end and text must be lists"),
+    "nanstart": ({**GOOD_CAPTION, "start": [float("nan"), 4.0]},
+                 "narration 0: start nan is not finite"),
+    "infend": ({**GOOD_CAPTION, "end": [3.5, float("inf")]}, "narration 1: end inf is not finite"),
+    "negative": ({**GOOD_CAPTION, "start": [-2.0, 4.0]}, "narration 0: start -2.0 is negative"),
+    "reversed": ({**GOOD_CAPTION, "start": [1.0, 7.0]}, "narration 1: start 7 is after end 6"),
+    "absurd": ({**GOOD_CAPTION, "end": [3.5, 1e9]},
+               "narration 1: end 1e+09 s is past any video's end"),
+    "strtime": ({**GOOD_CAPTION, "start": ["1.0", 4.0]}, "narration 0: start must be a number"),
+    "booltime": ({**GOOD_CAPTION, "end": [True, 6.0]}, "narration 0: end must be a number"),
+    "numbertext": ({**GOOD_CAPTION, "text": ["cut", 7]}, "narration 1: text must be a string"),
+    "lengths": ({**GOOD_CAPTION, "text": ["cut"]}, "lengths differ: 2/2/1"),
+    "notrecord": ([1, 2], "expected keys start, end, text"),
+}
+# ... and a step's segment (YouCook2, COIN).
+BAD_SEGMENTS = {
+    "infinity": ([0, float("inf")], "end inf is not finite"),
+    "billion": ([0, 1e9], "end 1e+09 s is past any video's end"),
+    "reversed": ([9, 3], "start 9 is after end 3"),
+    "negative": ([-1, 3], "start -1.0 is negative"),
+    "text": ("0,10", "segment must be [start, end]"),
+    "three": ([1, 2, 3], "segment must be [start, end]"),
+    "strings": (["1", "2"], "start must be a number"),
+    "nan": ([float("nan"), 2], "start nan is not finite"),
+}

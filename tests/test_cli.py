@@ -173,3 +173,66 @@ def test_embed_settings_from_the_command(eval_checkpoint, tiny_shards, tmp_path)
     written = load_file(str(out))
     assert set(written) == set(expected) == {"video.features"}
     assert written["video.features"].equal(expected["video.features"])
+
+
+# User errors: one line on stderr, exit code 2; the traceback with --debug.
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("mmssl: error: "), err
+    return err
+
+
+def test_an_unknown_command_is_named(capsys):
+    assert main(["bogus", "--x"]) == 2
+    error = one_line_error(capsys)
+    assert "unknown command 'bogus'" in error and "train" in error
+    assert main(["prep", "bogus"]) == 2
+    assert "unknown dataset 'bogus'" in one_line_error(capsys)
+
+
+def test_summary_needs_a_directory_and_names_a_missing_one(tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["prep", "--summary"])
+    assert done.value.code == 2 and "SHARDS" in capsys.readouterr().err
+    assert main(["prep", "--summary", str(tmp_path / "nope")]) == 2
+    assert f"{tmp_path / 'nope' / 'manifest.json'} not found" in one_line_error(capsys)
+
+
+def test_a_bool_is_not_a_number_and_a_text_field_takes_any_text(capsys, tmp_path,
+                                                               monkeypatch):
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--optim.max_steps=true"])
+    assert done.value.code == 2
+    assert "optim.max_steps: expected int, got True" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # --data.shards=2024 is accepted, then is not there
+    assert main(["train", "--data.shards=2024", "--dry-run"]) == 2
+    assert "2024/manifest.json not found" in one_line_error(capsys)
+
+
+def test_a_bad_annotation_file_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys):
+    from mmssl.prep.annotations import AnnotationError
+
+    captions = tmp_path / "caption.json"
+    captions.write_text('{"abc": {"start": [1], "end": [2], "text": ["x"]')  # cut short
+    argv = ["prep", "howto100m", "--captions", str(captions), "--videos", str(tmp_path),
+            "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert f"{captions}: record '<file>': not a JSON file" in one_line_error(capsys)
+    with pytest.raises(AnnotationError, match="not a JSON file"):
+        main([*argv, "--debug"])
+
+
+def test_a_bad_record_with_strict_names_file_and_record(tiny_world, tmp_path, capsys):
+    youcook = tiny_world / "youcook2"
+    data = json.loads((youcook / "youcookii_annotations_trainval.json").read_text())
+    video_id = next(iter(data["database"]))
+    data["database"][video_id]["annotations"][0]["segment"] = [0, float("inf")]
+    annotations = tmp_path / "annotations.json"
+    annotations.write_text(json.dumps(data))  # Infinity, as Python's json writes it
+    assert main(["prep", "youcook2", "--annotations", str(annotations), "--videos",
+                 str(youcook / "videos"), "--out", str(tmp_path / "out"), "--strict"]) == 2
+    error = one_line_error(capsys)
+    assert f"{annotations}: record '{video_id}': dropped 1 of" in error
+    assert "annotations[0]" in error and "end inf is not finite" in error
+    assert not (tmp_path / "out" / "manifest.json").exists()

@@ -37,6 +37,10 @@ def test_round_trip(tmp_path):
     ("--optim.lrr=1", "unknown key 'lrr'"),
     ("--optim.lr", "not of the form"),
     ("--data.batch_size=many", "expected int"),
+    ("--optim.max_steps=true", "optim.max_steps: expected int, got True"),
+    ("--optim.lr=false", "optim.lr: expected float, got False"),
+    ("--loss.weights.at=yes", r"loss.weights.at: expected float, got True"),
+    ("--data.crop_size=[48, true]", "data.crop_size: expected int, got True"),
 ])
 def test_bad_overrides_are_errors(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -70,3 +74,23 @@ def test_every_setting_has_a_one_line_meaning(cls):
     """The help every command lists comes from the field itself (config.setting)."""
     for key, _, meaning in config_keys(cls()):
         assert meaning and "\n" not in meaning, key
+
+
+def test_a_text_field_takes_a_number_in_a_file_but_not_a_bool(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("output_dir: 2024\ndata:\n  shards: 12.5\n  mix: {2024: 1}\n")
+    config = load_config(TrainConfig, path)
+    assert (config.output_dir, config.data.shards, config.data.mix) == ("2024", "12.5",
+                                                                        {"2024": 1.0})
+    path.write_text("mixed_precision: no\n")  # YAML reads no as false
+    with pytest.raises(ConfigError, match="mixed_precision: expected str, got False"):
+        load_config(TrainConfig, path)
+
+
+def test_a_config_file_that_is_not_yaml_is_named(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("optim: {lr: [1,\n")
+    with pytest.raises(ConfigError, match=r"config file .*broken.yaml: not YAML \(line"):
+        load_config(TrainConfig, path)
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(TrainConfig, tmp_path / "nope.yaml")

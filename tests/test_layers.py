@@ -10,6 +10,7 @@ import mmssl
 # Higher numbers are higher layers; a module may import its own layer only where
 # SIDEWAYS allows it.
 LAYERS = {
+    "errors": -1,
     "config": 0, "registry": 0, "distributed": 0, "shard_format": 0,
     "media": 1, "command_line": 1,
     "prep": 2, "synth": 2,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from mmssl.config import DataConfig
+from mmssl.config import ConfigError, DataConfig
 from mmssl.data.shards import shard_paths
 
 
@@ -20,10 +20,10 @@ def mix_sources(config: DataConfig) -> list[tuple[list[str], float]]:
     sources = []
     for directory, weight in mix.items():
         if float(weight) <= 0:
-            raise ValueError(f"data.mix: weight of {directory} must be > 0, got {weight}")
+            raise ConfigError(f"data.mix: weight of {directory} must be > 0, got {weight}")
         paths = shard_paths(directory)
         if not paths:
-            raise ValueError(f"{directory}: the manifest lists no shard with samples")
+            raise ConfigError(f"{directory}: the manifest lists no shard with samples")
         sources.append((paths, float(weight)))
     return sources
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from mmssl.config import DataConfig
+from mmssl.config import ConfigError, DataConfig
 from mmssl.shard_format import read_manifest
 
 
@@ -28,7 +28,7 @@ def check_readers(config: DataConfig, shards: int, world: int) -> None:
     is an error here, before any process could wait forever on another in a collective."""
     workers = max(1, config.num_workers)
     if shards < world * workers:
-        raise ValueError(
+        raise ConfigError(
             f"{config.shards}: {shards} shards cannot feed {world} process(es) × {workers} "
             "loader worker(s); every reader needs a shard of its own. Prepare more, smaller "
             "shards (--samples-per-shard), use fewer workers, or use resampled shards "

@@ -20,7 +20,7 @@ import webdataset as wds
 
 from mmssl.data.clips import OpenSample, SampleTiming
 from mmssl.media import ClipReader, MediaError
-from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta, read_manifest
+from mmssl.shard_format import MEDIA_KEY, META_KEY, check_meta, decode_meta, read_manifest
 
 
 class SkipCounter:
@@ -84,9 +84,10 @@ def read_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = 
     for sample in samples:
         where = sample_where(sample)
         try:
-            read = ShardSample(sample[MEDIA_KEY], decode_meta(sample[META_KEY]), where)
+            read = ShardSample(sample[MEDIA_KEY], check_meta(decode_meta(sample[META_KEY])),
+                               where)
         except (KeyError, ValueError) as error:
-            skip(type(error).__name__, f"{where}: {error}")
+            skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
             continue
         if need_video and not read.meta.get("num_frames"):
             skip("no_video_stream", where)
@@ -124,18 +125,24 @@ def open_dataset(directory: str, skip: SkipCounter, need_video: bool = True
 
 def read_metas(directory: str, skip: SkipCounter | None = None) -> Iterator[dict]:
     """The JSON member of every sample of a prepared dataset, in order, without reading
-    any media. A shard that cannot be read, or a JSON member that does not decode, is
+    any media. A shard that cannot be read, or a JSON member that does not decode or lacks
+    a field readers need (:func:`~mmssl.shard_format.check_meta`), is
     counted in ``skip`` (default: a fresh counter) and reading goes on."""
     skip = skip if skip is not None else SkipCounter()
     for path in shard_paths(directory):
-        try:
-            with tarfile.open(path) as tar:
-                for member in tar:
-                    if member.name.endswith("." + META_KEY):
-                        where = f"{path}: {member.name}"
-                        try:
-                            yield decode_meta(tar.extractfile(member).read())
-                        except ValueError as error:
-                            skip(type(error).__name__, f"{where}: {error}")
-        except (OSError, tarfile.TarError) as error:
-            skip(type(error).__name__, f"{path}: {error}")
+        yield from shard_metas(path, skip)
+
+
+def shard_metas(path: str, skip: SkipCounter) -> Iterator[dict]:
+    """The JSON members of one shard (:func:`read_metas`, for one tar)."""
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if member.name.endswith("." + META_KEY):
+                    where = f"{path}: {member.name}"
+                    try:
+                        yield check_meta(decode_meta(tar.extractfile(member).read()))
+                    except ValueError as error:
+                        skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
+    except (OSError, tarfile.TarError) as error:
+        skip(type(error).__name__, f"{path}: {error}")

@@ -1,11 +1,14 @@
 """Tokenizers behind one interface: ``tokenizer(texts, max_words) -> (N, max_words)``
 int64 ids with 0 as padding, ``vocab_size``, ``save(path)``, ``load(path)``.
 
-- :class:`WordTokenizer` (the MIL-NCE/MMV text branch): a word-level vocabulary built with
-  ``tokenizers`` from the training narrations (lower-cased words split on whitespace and
-  punctuation); id 0 is padding, id 1 stands for any word not in the vocabulary. A
-  converted released vocabulary (:mod:`mmssl.convert`) maps unknown words to id 0 instead,
-  and those are dropped.
+- :class:`WordTokenizer` (the MIL-NCE/MMV text branch): a word-level vocabulary of
+  ``tokenizers`` — the most frequent words of the training narrations, merged from the
+  shards' word counts (:mod:`mmssl.data.vocabulary`), or the words of a fixed vocabulary
+  file (``model.vocabulary``); words are split by the shard format's rule
+  (:func:`mmssl.shard_format.word_rule`: NFKC, lower case, whitespace and punctuation). Id
+  0 is padding, id 1 stands for any word not in the vocabulary. A converted released
+  vocabulary (:mod:`mmssl.convert`) maps unknown words to id 0 instead, and those are
+  dropped.
 - :class:`SubwordTokenizer`: the tokenizer of a local HuggingFace model directory, for the
   ``hf`` text encoder. Its ids are shifted by one (model id i is written i + 1) so that 0
   still means padding whatever the model's own pad id is; the encoder shifts them back.
@@ -15,15 +18,21 @@ int64 ids with 0 as padding, ``vocab_size``, ``save(path)``, ``load(path)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, normalizers, pre_tokenizers
+from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 
+from mmssl.config import ModelConfig
+from mmssl.data.vocabulary import most_frequent, read_vocabulary_file, shard_word_counts
+from mmssl.shard_format import word_rule
+
 PAD, UNK = "[PAD]", "[UNK]"
+SPECIALS = [PAD, UNK]
+VOCAB_SIZE = ModelConfig.vocab_size  # ids of a word vocabulary, PAD and UNK included
 
 
 def read_tokenizer_file(path: str | Path) -> Tokenizer:
@@ -58,14 +67,25 @@ class WordTokenizer(_SavedTokenizer):
         self.tokenizer = tokenizer
 
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int = 30000, min_frequency: int = 1):
-        tokenizer = Tokenizer(WordLevel(unk_token=UNK))
-        tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    def train(cls, texts: Iterable[str], vocab_size: int = VOCAB_SIZE, min_frequency: int = 1):
+        """The most frequent words of ``texts`` (one pass over them)."""
+        tokenizer = _word_level()
         trainer = WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                   special_tokens=[PAD, UNK])
+                                   special_tokens=SPECIALS)
         tokenizer.train_from_iterator(texts, trainer=trainer)
         return cls(tokenizer)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], vocab_size: int = VOCAB_SIZE):
+        """The most frequent words of ``counts`` (word → count): the vocabulary
+        :meth:`train` makes from the texts those counts were taken from."""
+        return cls(_word_level(most_frequent(counts, vocab_size, SPECIALS)))
+
+    @classmethod
+    def from_file(cls, path: str | Path, vocab_size: int = VOCAB_SIZE):
+        """The words of a fixed vocabulary file (:func:`read_vocabulary_file`), the first
+        ``vocab_size`` ids."""
+        return cls(_word_level(read_vocabulary_file(path, vocab_size, SPECIALS)))
 
 
     @property
@@ -138,12 +158,24 @@ class SubwordTokenizer(_SavedTokenizer):
         return ids
 
 
-def build_tokenizer(model_config, texts: Iterable[str]):
-    """A fresh run's tokenizer: the HF directory's (``model.hf_text_dir``) when set,
-    else a :class:`WordTokenizer` trained on ``texts`` (not read in the first case)."""
+def build_tokenizer(model_config, shards: Iterable[str]):
+    """A fresh run's tokenizer: the HF directory's (``model.hf_text_dir``) when set, else a
+    :class:`WordTokenizer` of the fixed vocabulary file ``model.vocabulary`` when set, else
+    one of the most frequent words of the prepared ``shards`` directories, from their word
+    counts (``shards`` is read in that case only)."""
     if model_config.hf_text_dir:
         return SubwordTokenizer.from_directory(model_config.hf_text_dir)
-    return WordTokenizer.train(texts)
+    if model_config.vocabulary:
+        return WordTokenizer.from_file(model_config.vocabulary, model_config.vocab_size)
+    return WordTokenizer.from_counts(shard_word_counts(shards), model_config.vocab_size)
+
+
+def _word_level(vocabulary: dict[str, int] | None = None) -> Tokenizer:
+    """A word-level ``tokenizers.Tokenizer`` splitting words by the shard format's rule,
+    with ``vocabulary`` (word → id) or none yet (to be trained)."""
+    tokenizer = Tokenizer(WordLevel(vocabulary, unk_token=UNK))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = word_rule()
+    return tokenizer
 
 
 def load_tokenizer(path: str | Path, model_config):

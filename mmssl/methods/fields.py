@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from mmssl.config import TrainConfig
+from mmssl.config import ConfigError, TrainConfig
 
 # Besides every model.* and loss.* field, the data fields that only some methods consume.
 # The loader reads the rest for every method alike (``num_candidates`` shapes every batch;
@@ -17,15 +17,15 @@ METHOD_DATA_FIELDS = ("data.views",)
 
 
 def reject_unused(config: TrainConfig, method: str, used: Iterable[str]) -> None:
-    """Raise a ValueError naming ``method`` and the field if any ``model.*``, ``loss.*`` or
-    :data:`METHOD_DATA_FIELDS` field outside ``used`` (dotted names such as
-    ``"loss.margin"``) differs from its default."""
+    """Raise a ConfigError (a ValueError) naming ``method`` and the field if any
+    ``model.*``, ``loss.*`` or :data:`METHOD_DATA_FIELDS` field outside ``used`` (dotted
+    names such as ``"loss.margin"``) differs from its default."""
     used = set(used)
     set_fields = [name for name, value, default in _fields_with_defaults(config)
                   if name not in used and value != default]
     if set_fields:
         values = ", ".join(f"{name}={_value(config, name)!r}" for name in set_fields)
-        raise ValueError(f"{method} does not use {values}: leave {_plural(set_fields)} at "
+        raise ConfigError(f"{method} does not use {values}: leave {_plural(set_fields)} at "
                          f"the default")
 
 

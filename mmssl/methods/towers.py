@@ -22,13 +22,15 @@ from mmssl.models.weights import load_encoder_weights
 from mmssl.models.word_vectors import read_word_vectors
 
 ENCODERS = {"video": VIDEO_ENCODERS, "audio": AUDIO_ENCODERS, "text": TEXT_ENCODERS}
-# The model.* fields each modality's tower reads (here and in load_pretrained).
+# The model.* fields each modality's tower reads (here and in load_pretrained; the text
+# tower's vocabulary fields through its tokenizer).
 TOWER_FIELDS = {
     "video": ("video_encoder", "video_width", "video_weights", "video_mean", "video_std",
               "hf_video_dir"),
     "audio": ("audio_encoder", "audio_width", "audio_weights"),
     "text": ("text_encoder", "word_dim", "text_width", "text_weights", "word_vectors",
-             "freeze_word_vectors", "hf_text_dir", "text_pooling", "freeze_text"),
+             "freeze_word_vectors", "hf_text_dir", "text_pooling", "freeze_text",
+             "vocabulary", "vocab_size"),
 }
 
 

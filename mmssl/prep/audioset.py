@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmssl.config import PrepConfig
-from mmssl.prep.annotations import AnnotationError, collect
+from mmssl.prep.annotations import AnnotationError, admit, collect
 from mmssl.prep.arguments import add_prep_arguments, parse_prep, prep_parser
 from mmssl.prep.audioset_files import AudioSetSegment, read_class_labels, read_segments
 from mmssl.prep.clip_files import find_clip, scan_clips
@@ -68,10 +68,11 @@ def prepare(segment_files, labels: str | Path, clips: str | Path, out: str | Pat
             run: RunOptions | None = None) -> dict:
     """The whole conversion; returns the manifest."""
     mid_index, _ = read_class_labels(labels)
-    segments, errors = read_all_segments([Path(p) for p in segment_files], mid_index, strict)
-    tasks = build_tasks(segments, mid_index, scan_clips(clips))
-    return run_prep(tasks, out, config, DATASET, [e.as_failure() for e in errors], progress,
-                    run=run)
+    files = [Path(p) for p in segment_files]
+    segments, errors = read_all_segments(files, mid_index, strict)
+    tasks, failures = admit(build_tasks(segments, mid_index, scan_clips(clips)), errors,
+                            strict, ", ".join(map(str, files)))
+    return run_prep(tasks, out, config, DATASET, failures, progress, run=run)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> dict:

@@ -12,11 +12,15 @@ record; it is collected (counted by the converter) or raised at once with ``stri
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmssl.prep.annotations import AnnotationError, collect
+from mmssl.prep.annotations import (
+    AnnotationError,
+    check_span,
+    collect,
+    read_json,
+)
 
 LABELS_HEADER = ["index", "mid", "display_name"]
 ONTOLOGY_KEYS = {"id", "name", "child_ids"}
@@ -43,7 +47,7 @@ def read_segments(path: str | Path, known_mids=None, strict: bool = False
     """Rows of a segments CSV; mids outside ``known_mids`` (when given) are bad records."""
     path = Path(path)
     segments, errors = [], []
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         lines = list(enumerate(handle, start=1))
     for number, line in lines:
         if not line.strip() or line.startswith("#"):
@@ -58,19 +62,19 @@ def read_segments(path: str | Path, known_mids=None, strict: bool = False
     return segments, errors
 
 
-def _segment(path: Path, number: int, row: list[str], known_mids) -> AudioSetSegment:
+def _segment(path: Path, number: int, row: list[str], known_mids
+             ) -> AudioSetSegment:
     ytid = row[0].strip() if row and row[0].strip() else f"line {number}"
     if len(row) != 4:
         raise AnnotationError(path, ytid, f"line {number}: expected 4 fields (YTID, "
                               f"start_seconds, end_seconds, positive_labels), got {len(row)}")
     try:
-        start, end = float(row[1]), float(row[2])
+        start, end = check_span(row[1].strip(), row[2].strip(), text=True)
+        if start == end:
+            raise ValueError(f"start {start:g} is its end: no clip")
     except ValueError as error:
-        raise AnnotationError(path, ytid, f"line {number}: start/end seconds must be numbers, "
-                              f"got {row[1]!r}, {row[2]!r}") from error
-    if not end > start >= 0:
-        raise AnnotationError(path, ytid, f"line {number}: needs 0 <= start < end, "
-                              f"got {start}-{end}")
+        raise AnnotationError(path, ytid, f"line {number}: start_seconds, end_seconds: "
+                              f"{error}") from error
     mids = tuple(mid.strip() for mid in row[3].split(",") if mid.strip())
     unknown = [mid for mid in mids if known_mids is not None and mid not in known_mids]
     if not mids or unknown:
@@ -102,7 +106,7 @@ def read_ontology(path: str | Path, strict: bool = False
     """``{id: record}`` from ``ontology.json``; records without id, name or child_ids are
     collected as errors."""
     path = Path(path)
-    data = json.loads(path.read_text())
+    data = read_json(path)
     if not isinstance(data, list):
         raise AnnotationError(path, "<top level>", "expected a list of records")
     records, errors = {}, []

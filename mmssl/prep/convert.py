@@ -54,6 +54,7 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
     try:
         info = probe(task.path)
         _check_sane(info, config, task.path)
+        valid, failures = _within(task, valid, info.duration, failures)
         audio_only = task.dataset in AUDIO_ONLY_DATASETS and not info.has_video
         encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
         samples = {}
@@ -107,6 +108,19 @@ def _valid_segments(task: VideoTask) -> tuple[list[SegmentSpec], list[Failure]]:
         else:
             valid.append(spec)
     return valid, failures
+
+
+def _within(task: VideoTask, valid: list[SegmentSpec], duration: float,
+            failures: list[Failure]) -> tuple[list[SegmentSpec], list[Failure]]:
+    """The segments cut to the probed duration (:meth:`SegmentSpec.cut_to`); those that
+    start past it are counted as ``segment_out_of_range``."""
+    cut = [spec.cut_to(duration) for spec in valid]
+    failures = failures + [Failure(task.video_id, "segment_out_of_range",
+                                   f"segment {spec.start:g}-{spec.end:g} s, video "
+                                   f"{duration:.2f} s") for spec, kept in zip(valid, cut,
+                                                                               strict=True)
+                           if kept is None]
+    return [kept for kept in cut if kept is not None], failures
 
 
 def _sample(task: VideoTask, spec: SegmentSpec, clip: Clip, encoding: VideoEncoding,

@@ -5,7 +5,11 @@ result)`` as each call completes, in completion order. The runner hands it
 ``write_shard(path, tasks, config)`` calls; nothing here knows about shards.
 
 ``process``
-    :class:`concurrent.futures.ProcessPoolExecutor` with ``--workers`` processes.
+    :class:`concurrent.futures.ProcessPoolExecutor` with ``--workers`` processes. Each
+    worker dies with the process that started it (:func:`die_with_parent`): a parent
+    killed with ``kill -9`` leaves no orphan converting on, so a rerun started meanwhile has
+    the machine to itself (and could not be corrupted by one anyway: every writer has files
+    of its own, :mod:`mmssl.prep.shard_writer`).
 ``ray``
     One Ray remote task (1 CPU) per call. Connects to ``--ray-address`` or ``RAY_ADDRESS``
     when given, else starts a local Ray runtime (shut down again at the end). A runtime the
@@ -21,7 +25,12 @@ which describes the samples and so must be the same on every node.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -71,7 +80,8 @@ def run_calls(fn: Callable, calls: Sequence[tuple], options: RunOptions,
 
 def _run_processes(fn: Callable, calls: Sequence[tuple],
                    workers: int) -> Iterator[tuple[int, object]]:
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, workers), initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(fn, *args): index for index, args in enumerate(calls)}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -93,6 +103,38 @@ def _run_ray(fn: Callable, calls: Sequence[tuple],
     finally:
         if started_here:
             ray.shutdown()
+
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for when the parent dies
+WATCH_SECONDS = 1.0  # how often a worker without prctl looks for its parent
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool worker start-up: end this process when process ``parent`` ends.
+
+    On Linux the kernel sends SIGKILL the moment the parent dies (``prctl(PR_SET_PDEATHSIG)``;
+    strictly, when the parent's thread that started the worker ends — the pool starts its
+    workers from the thread that submits the calls, which waits for them all). Everywhere,
+    a daemon thread also checks every :data:`WATCH_SECONDS` that the parent is still this
+    process's parent (an orphan is adopted by another process) and exits at once if not; it
+    also covers a parent that died before this function ran.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still works
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="die-with-parent").start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCH_SECONDS)
+    os._exit(1)  # no clean-up: the parent that would collect our results is gone
 
 
 def import_ray():

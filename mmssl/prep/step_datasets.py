@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmssl.config import PrepConfig
+from mmssl.prep.annotations import admit
 from mmssl.prep.arguments import add_prep_arguments, parse_prep, prep_parser
 from mmssl.prep.executors import RunOptions
 from mmssl.prep.find_videos import locate_videos
@@ -21,9 +22,9 @@ def prepare_steps(dataset: str, fmt: StepFormat, annotations: str | Path, videos
     are counted as ``bad_annotation`` (raised when ``strict``), missing videos as
     ``missing_file``."""
     parsed, errors = read_step_annotations(annotations, fmt, subsets, strict)
-    tasks = build_tasks(dataset, parsed, locate_videos(videos))
-    return run_prep(tasks, out, config, dataset, [e.as_failure() for e in errors], progress,
-                    run=run)
+    tasks, failures = admit(build_tasks(dataset, parsed, locate_videos(videos)), errors,
+                            strict, annotations)
+    return run_prep(tasks, out, config, dataset, failures, progress, run=run)
 
 
 def step_main(dataset: str, fmt: StepFormat, subsets: tuple[str, ...], doc: str,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+END_SLACK_SECONDS, END_SLACK_FRACTION = 2.0, 0.1  # how far past a probed duration a cut lies
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,20 @@ class SegmentSpec:
     end: float
     texts: tuple[dict, ...] = ()
     labels: dict = field(default_factory=dict)
+
+    def cut_to(self, duration: float) -> SegmentSpec | None:
+        """This segment with its end cut to a video of ``duration`` seconds (the probed
+        one), None when it starts past that end. Headers may understate their streams a
+        little, so the cut is at ``duration + max(2 s, 10 %)``: it changes nothing for a
+        segment that merely runs past the end (the decoder stops at the last frame) and
+        keeps an absurd end from sizing the decoder's buffers. ``duration`` 0 (unknown)
+        cuts nothing."""
+        if duration <= 0:
+            return self
+        end = duration + max(END_SLACK_SECONDS, END_SLACK_FRACTION * duration)
+        if self.start >= end:
+            return None
+        return self if self.end <= end else replace(self, end=end)
 
 
 @dataclass(frozen=True)

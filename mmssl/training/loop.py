@@ -24,7 +24,6 @@ from tqdm import tqdm
 from mmssl.checkpoint import save_checkpoint
 from mmssl.config import TrainConfig, save_config
 from mmssl.data.candidates import candidate_rule
-from mmssl.data.shards import read_metas
 from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
 from mmssl.data.training_stream import TrainingStream
 from mmssl.methods import build_method
@@ -32,9 +31,15 @@ from mmssl.methods.towers import load_pretrained
 from mmssl.training.accumulate import accumulated_step
 from mmssl.training.observe import Interval, RunLog, memory
 from mmssl.training.optim import build_optimizer
+from mmssl.training.run_directory import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    STATES_DIR,
+    TOKENIZER_FILE,
+    claim,
+)
 from mmssl.training.schedule import build_schedule
 from mmssl.training.state import (
-    find_resumable,
     read_training,
     restore_weights_and_rng,
     rng_state,
@@ -42,22 +47,11 @@ from mmssl.training.state import (
     set_rng_state,
 )
 
-CHECKPOINT_DIR = "checkpoint"  # the final weights, evaluation's input
-STATES_DIR = "checkpoints"  # resumable step-N directories
-
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def narration_texts(shards_dirs: list[str]):
-    """Every narration in the training shards (reads the JSON members only)."""
-    for directory in shards_dirs:
-        for meta in read_metas(directory):
-            for text in meta["texts"]:
-                yield text["text"]
 
 
 def launched_on_cpus() -> bool:
@@ -80,11 +74,17 @@ class Run:
                                        cpu=launched_on_cpus())
         self.run_dir = Path(config.output_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Whose directory this is, decided before anything is written into it: a new run
+        # in another run's directory stops here (run_directory.claim).
+        self.claim = claim(self.run_dir, config.resume, config.overwrite,
+                           config.keep_checkpoints, self.accelerator.is_main_process)
+        self.accelerator.wait_for_everyone()
         self.tokenizer = _tokenizer(config, self.run_dir, self.accelerator)
         method = build_method(config, self.tokenizer.vocab_size)
         # Where to resume from, found before pretrained files are loaded: a run given
         # ``--resume latest`` with no checkpoint yet starts fresh, pretrained files included.
-        self.resume_dir, self.resume_state = self.resume_point()
+        self.resume_dir = self.claim.resume_dir
+        self.resume_state = read_training(self.resume_dir) if self.resume_dir else {}
         # Local pretrained files start a fresh run only: a resumed run's weights are in
         # its checkpoint, pretrained start included.
         if self.resume_dir is None:
@@ -114,17 +114,6 @@ class Run:
                                              num_workers=config.data.num_workers)
         return iter(loader)
 
-    def resume_point(self) -> tuple[Path | None, dict]:
-        """The verified state directory ``config.resume`` names (None for a fresh run) and
-        its ``training.pt`` dict."""
-        if not self.config.resume:
-            return None, {}
-        directory = find_resumable(self.run_dir / STATES_DIR, self.config.resume)
-        if directory is None:
-            print(f"resume: no checkpoint under {self.run_dir / STATES_DIR} yet; starting fresh")
-            return None, {}
-        return directory, read_training(directory)
-
     def restore(self, directory: Path, training: dict) -> None:
         """Weights, this process's RNG states, optimiser, schedule, scaler and step."""
         restore_weights_and_rng(directory, self.core, self.accelerator.process_index,
@@ -145,7 +134,7 @@ class Run:
                     "step": self.step,
                     "batches_consumed": self.step * self.config.optim.accumulation_steps}
         save_state(self.run_dir / STATES_DIR, self.step, self.accelerator, self.core, training,
-                   self.config.keep_checkpoints)
+                   self.claim.checkpoints)
 
     def save_final(self) -> Path:
         """``checkpoint/``: weights + config + tokenizer, what evaluation reads."""
@@ -173,16 +162,19 @@ def train(config: TrainConfig, progress: bool = True, batches=None) -> Path:
     if directory is not None:
         run.restore(directory, training)
     if run.accelerator.is_main_process:
-        save_config(config, run.run_dir / "config.yaml")
+        save_config(config, run.run_dir / CONFIG_FILE)
     _loop(run, batches)
     return run.save_final()
 
 
 def _tokenizer(config: TrainConfig, run_dir: Path, accelerator: Accelerator) -> WordTokenizer:
-    path = run_dir / "tokenizer.json"
+    """The run's tokenizer: ``tokenizer.json`` of the run directory, made first if it is
+    not there (from the shards' word counts or a fixed vocabulary, without reading the
+    tars: ``mmssl/data/vocabulary.py``)."""
+    path = run_dir / TOKENIZER_FILE
     if accelerator.is_main_process and not path.is_file():
         sources = list(config.data.mix) or [config.data.shards]
-        build_tokenizer(config.model, narration_texts(sources)).save(path)
+        build_tokenizer(config.model, sources).save(path)
     accelerator.wait_for_everyone()
     return load_tokenizer(path, config.model)
 

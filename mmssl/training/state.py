@@ -5,12 +5,17 @@
     model.safetensors      the method's weights and buffers (safetensors: no code runs on load)
     training.pt            optimiser, scheduler, grad scaler, step, data position
     rng-rank<r>.pt         each process's Python / NumPy / torch (and CUDA) RNG states
-    complete.json          written last: size and SHA-256 of every file above
+    complete.json          written last: the run's id, the step, size and SHA-256 of every
+                           file above
 
 Everything is first written under ``step-….partial/`` and renamed once ``complete.json``
-is in place, so a directory without the suffix is complete; older steps beyond the newest
-``keep`` are removed only after that rename. On resume the newest directory whose files
-all match ``complete.json`` is used: a truncated or corrupted one is reported and skipped.
+is in place, so a directory without the suffix is complete. Then the run prunes its own
+checkpoints (:func:`prune`): of those whose ``complete.json`` names this run (another
+run's are never touched) and whose files match it, the newest ``keep`` stay; older ones
+and corrupted ones are removed, each corrupted one reported by name. On resume the newest
+directory whose files all match ``complete.json`` is used: a truncated or corrupted one is
+reported and skipped. A directory named ``step-…`` that is neither ``step-<digits>`` nor a
+``.partial`` one (``step-12.bak``) is not a checkpoint: it is ignored, with a warning.
 Pickled files are read with ``torch.load(weights_only=True)``, which executes no code.
 """
 
@@ -20,22 +25,26 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from mmssl.errors import UserError
 from mmssl.models.weights import WEIGHTS_NAME
 
 TRAINING = "training.pt"
 MANIFEST = "complete.json"
 PREFIX, PARTIAL = "step-", ".partial"
+STEP_NAME = re.compile(re.escape(PREFIX) + r"(\d+)")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A resumable checkpoint that is missing, incomplete or corrupted."""
 
 
@@ -70,8 +79,9 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_state(root: Path, step: int, accelerator, model: torch.nn.Module, training: dict,
-               keep: int) -> Path:
-    """Write step ``step`` (every process calls this; each writes its own RNG file).
+               run: RunCheckpoints) -> Path:
+    """Write step ``step`` of ``run`` (every process calls this; each writes its own RNG
+    file), then prune ``run``'s checkpoints.
 
     ``model`` is the unwrapped method; ``training`` the state dicts and counters for
     ``training.pt`` (written by the main process).
@@ -91,21 +101,22 @@ def save_state(root: Path, step: int, accelerator, model: torch.nn.Module, train
                    partial / TRAINING)
     accelerator.wait_for_everyone()
     if main:
-        _write_manifest(partial, step)
+        _write_manifest(partial, step, run.run_id)
         if final.exists():  # the same step saved again after a resume
             shutil.rmtree(final)
         partial.rename(final)
         _fsync_dir(final.parent)
-        prune(root, keep)
+        run.verified.add(final.name)  # just written and hashed
+        prune(root, run)
     accelerator.wait_for_everyone()
     return final
 
 
-def _write_manifest(directory: Path, step: int) -> None:
+def _write_manifest(directory: Path, step: int, run_id: str) -> None:
     files = {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
              for path in sorted(directory.iterdir())}
     manifest = directory / MANIFEST
-    manifest.write_text(json.dumps({"step": step, "files": files}, indent=1))
+    manifest.write_text(json.dumps({"run": run_id, "step": step, "files": files}, indent=1))
     for path in directory.iterdir():
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
@@ -143,14 +154,39 @@ def verify(directory: Path) -> None:
             raise CheckpointError(f"{path}: size or SHA-256 differs from {MANIFEST}; corrupted")
 
 
+def step_of(directory: Path) -> int | None:
+    """N of a ``step-N`` directory, None for any other name."""
+    match = STEP_NAME.fullmatch(Path(directory).name)
+    return int(match.group(1)) if match else None
+
+
 def saved_steps(root: Path) -> list[Path]:
-    """Completed-looking step directories (no ``.partial`` suffix), newest first."""
+    """Completed-looking step directories (``step-<digits>``), newest first. Other
+    directories named ``step-…`` (``step-12.bak``; not ``.partial`` ones) are ignored with
+    a warning naming them."""
     root = Path(root)
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir()
-             if p.is_dir() and p.name.startswith(PREFIX) and not p.name.endswith(PARTIAL)]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]), reverse=True)
+    found = []
+    for path in root.iterdir():
+        if not path.is_dir() or not path.name.startswith(PREFIX):
+            continue
+        if step_of(path) is not None:
+            found.append(path)
+        elif not path.name.endswith(PARTIAL):
+            warnings.warn(f"ignoring {path}: not a checkpoint directory (step-<digits>)",
+                          stacklevel=2)
+    return sorted(found, key=step_of, reverse=True)
+
+
+def checkpoint_run(directory: Path) -> str | None:
+    """The id of the run that wrote a step directory (from ``complete.json``); None when
+    unreadable or written before run ids existed."""
+    try:
+        run_id = json.loads((Path(directory) / MANIFEST).read_text()).get("run")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return run_id if isinstance(run_id, str) else None
 
 
 def find_resumable(root: Path, request: str) -> Path | None:
@@ -188,12 +224,45 @@ def restore_weights_and_rng(directory: Path, model: torch.nn.Module, rank: int,
                       "states start fresh; the run goes on, not bit-exactly", stacklevel=2)
 
 
-def prune(root: Path, keep: int) -> None:
-    """Remove all but the newest ``keep`` complete steps, and stale ``.partial`` dirs."""
-    steps = saved_steps(root)
-    for old in steps[max(keep, 1):]:
-        shutil.rmtree(old, ignore_errors=True)
-    newest = int(steps[0].name[len(PREFIX):]) if steps else -1
+@dataclass
+class RunCheckpoints:
+    """What pruning needs to know of a run: its id, the ids of checkpoints it may remove
+    (its own, plus None when it resumed from a checkpoint written before run ids existed:
+    it adopts those), how many to keep, and the step directories already verified (each is
+    hashed once per process, not at every save)."""
+
+    run_id: str
+    keep: int
+    owned: frozenset = frozenset()
+    verified: set[str] = field(default_factory=set)
+
+    def owns(self, directory: Path) -> bool:
+        return checkpoint_run(directory) in self.owned | {self.run_id}
+
+
+def prune(root: Path, run: RunCheckpoints) -> None:
+    """Keep the newest ``run.keep`` verified checkpoints of ``run``; remove its older ones,
+    its corrupted ones (a warning names each) and its stale ``.partial`` directories.
+    Checkpoints of other runs are left alone."""
+    kept = 0
+    for directory in saved_steps(root):
+        if not run.owns(directory):
+            continue
+        if directory.name not in run.verified:
+            try:
+                verify(directory)
+            except CheckpointError as error:
+                warnings.warn(f"removing corrupted checkpoint {directory}: {error}",
+                              stacklevel=2)
+                shutil.rmtree(directory, ignore_errors=True)
+                continue
+            run.verified.add(directory.name)
+        kept += 1
+        if kept > max(run.keep, 1):
+            shutil.rmtree(directory, ignore_errors=True)
+            run.verified.discard(directory.name)
+    newest = max((step_of(d) for d in saved_steps(root) if run.owns(d)), default=-1)
     for partial in Path(root).glob(f"{PREFIX}*{PARTIAL}"):
-        if int(partial.name[len(PREFIX):-len(PARTIAL)]) < newest:
+        step = step_of(partial.with_name(partial.name.removesuffix(PARTIAL)))
+        if step is not None and step < newest:
             shutil.rmtree(partial, ignore_errors=True)
