@@ -68,6 +68,9 @@ class PrepConfig:
     # "pyav" is the default because it measured faster here (benchmarks/README.md).
     video_backend: str = setting("pyav", "video decoder: pyav | decord (mmssl.media.backends);"
                                  " audio always uses PyAV")
+    keep_truncated: bool = setting(
+        True, "keep the samples of a truncated download that end before its first "
+        "undecodable point (--strict turns it off)")
 
 
 @dataclass

@@ -47,6 +47,7 @@ from mmssl.media.decode import (
     cut_segments,
     iter_segments,
 )
+from mmssl.media.frames import RGB
 from mmssl.media.probe import MediaError, MediaSource, probe
 from mmssl.registry import Registry
 
@@ -67,9 +68,11 @@ class VideoBackend(ABC):
         """One (T, H, W, 3) uint8 array per ``(start, end)`` segment."""
 
     def clips(self, source: MediaSource, segments: Spans, fps: float,
-              short_side: int | None = None, audio_rate: int = AUDIO_RATE) -> Outcomes:
+              short_side: int | None = None, audio_rate: int = AUDIO_RATE,
+              pixel_format: str = RGB) -> Outcomes:
         """``(index, clip or segment_out_of_range error)`` for every segment; every segment
-        in one call when all fit the file, else each alone."""
+        in one call when all fit the file, else each alone. ``pixel_format`` is the one the
+        caller prefers; a frames-only backend gives RGB (each clip says which it holds)."""
         has_audio = probe(source).has_audio
 
         def cut(spans: Spans) -> list[Clip]:
@@ -101,8 +104,9 @@ class PyAVBackend(VideoBackend):
         return [clip.frames for clip in cut_segments(source, segments, fps, short_side)]
 
     def clips(self, source: MediaSource, segments: Spans, fps: float,
-              short_side: int | None = None, audio_rate: int = AUDIO_RATE) -> Outcomes:
-        return iter_segments(source, segments, fps, short_side, audio_rate)
+              short_side: int | None = None, audio_rate: int = AUDIO_RATE,
+              pixel_format: str = RGB) -> Outcomes:
+        return iter_segments(source, segments, fps, short_side, audio_rate, pixel_format)
 
 
 @VIDEO_BACKENDS.register("decord")
@@ -125,10 +129,12 @@ def decode_segments(source: MediaSource, segments: Spans, fps: float,
 
 
 def cut_clips(source: MediaSource, segments: Spans, fps: float, short_side: int | None = None,
-              backend: str = DEFAULT_BACKEND, audio_rate: int = AUDIO_RATE) -> Outcomes:
+              backend: str = DEFAULT_BACKEND, audio_rate: int = AUDIO_RATE,
+              pixel_format: str = RGB) -> Outcomes:
     """``(index, Clip | MediaError)`` per segment of ``source`` from ``backend``
     (:meth:`VideoBackend.clips`)."""
-    return VIDEO_BACKENDS.build(backend).clips(source, segments, fps, short_side, audio_rate)
+    return VIDEO_BACKENDS.build(backend).clips(source, segments, fps, short_side, audio_rate,
+                                               pixel_format)
 
 
 def cut_audio_clips(source: MediaSource, segments: Spans,
