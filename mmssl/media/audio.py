@@ -113,12 +113,15 @@ class AudioBuffer:
     R / gcd(R, r) input samples, so the buffer starts at the first decoded sample on that
     grid (the few before it are dropped): output sample k then falls on the same instant,
     computed from the same input samples, as output sample k + origin·r of a pass from the
-    start of the track.
+    start of the track. Where timestamps are coarser than a sample (Matroska's milliseconds)
+    and the codec's frames are all ``frame_size`` samples long (AAC's 1024), the first
+    frame's position is rounded to a whole number of frames, which it is.
     """
 
-    def __init__(self, rate: int, track_start: float = 0.0):
+    def __init__(self, rate: int, track_start: float = 0.0, frame_size: int = 0):
         self.rate = rate
         self.track_start = track_start
+        self.frame_size = frame_size
         self.resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         self.origin: float | None = None
         self.skip = 0  # input samples still to drop to reach the phase grid
@@ -126,19 +129,30 @@ class AudioBuffer:
         self.chunks: list[np.ndarray] = []
         self.dropped = 0
         self.held = 0
+        self.received = -np.inf  # time where the last frame added ends
 
     def add(self, frame) -> None:
         """One decoded audio frame."""
         if self.origin is None:
             rate = frame.sample_rate
-            first = int(round((float(frame.time or 0.0) - self.track_start) * rate))
+            first = (float(frame.time or 0.0) - self.track_start) * rate
+            step = self.frame_size or 1
+            first = int(round(first / step)) * step
             self.skip = -first % (rate // math.gcd(rate, self.rate))
             self.origin = self.track_start + (first + self.skip) / rate
         if self.raw and not _same_layout(self.raw[0], frame):
             self._resample_raw()
         self.raw.append(frame)
+        self.received = float(frame.time or 0.0) + frame.samples / frame.sample_rate
         if len(self.raw) >= RESAMPLE_BATCH:
             self._resample_raw()
+
+    def reaches(self, time: float) -> bool:
+        """Whether the samples up to ``time`` are ready to slice, resampling the frames held
+        for the next batch early when they are what is missing."""
+        if self.end < time <= self.received:
+            self._resample_raw()
+        return self.end >= time
 
     def finish(self) -> None:
         """The track has ended: resample what is left and flush the resampler."""

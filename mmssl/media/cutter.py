@@ -2,10 +2,12 @@
 segments need.
 
 Segments are grouped into *runs*: sorted by start, a segment joins the run before it when
-it starts less than :data:`SEEK_GAP_SECONDS` after that run ends (decoding through a short
-gap costs less than decoding from the keyframe before the next segment). Each run seeks to
-the keyframe at or before its start (less :data:`AUDIO_PREROLL_SECONDS`), decodes, and stops
-as soon as its last segment is finished, so a file is read from the first needed keyframe to
+decoding on from where that run ends costs no more than decoding from the keyframe before
+the segment: when the container's index lists keyframes (mp4 always, Matroska once its cues
+are read), when that keyframe is not after the run's end; without an index, when the
+segment starts less than :data:`SEEK_GAP_SECONDS` after the run's end. Each run seeks to the
+keyframe at or before its start (less :data:`AUDIO_PREROLL_SECONDS`), decodes, and stops as
+soon as its last segment is finished, so a file is read from the first needed keyframe to
 the end of the last segment and the gaps between runs are skipped.
 
 A decoder started at a keyframe gives the same frames as one that decoded everything before
@@ -17,16 +19,19 @@ resampled one may differ by a fraction of a sample's phase, the same on every ru
 seek lands after a run's start (a broken index), the run is decoded again from the start of
 the file.
 
-A file that stops decoding part-way (an error, or the end of the data well before the
-duration its header gives: a truncated download) ends the cut there: every segment not yet
-finished comes out as a ``decode_error`` whose ``decoded_to`` says how far the file decoded;
-the segments handed out before stay valid.
+A file that stops decoding part-way ends the cut there: an error from the demuxer or a
+decoder, the end of the data well before the duration its header gives (a truncated
+download), or audio timestamps that jump ahead (data missing in the middle: the samples
+after the jump would be out of step with the video). Every segment not yet finished then
+comes out as a ``decode_error`` whose ``decoded_to`` says up to when the file decoded; the
+segments handed out before stay valid.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -40,23 +45,47 @@ SEEK_GAP_SECONDS = 3.0  # about half a typical GOP of downloaded video (2-10 s)
 AUDIO_PREROLL_SECONDS = 0.5
 # A file whose frames end this much before its header's duration was cut short.
 TRUNCATION_SLACK_SECONDS = 1.0
+# Audio arriving this much after where the previous frame ended means data is missing.
+AUDIO_JUMP_SECONDS = 0.1
 _EPS = 1e-6
 
 Outcome = tuple[int, Clip | MediaError]
 
 
-def plan_runs(segments: list[Segment], gap: float = SEEK_GAP_SECONDS) -> list[list[int]]:
-    """Indices of ``segments`` grouped into runs decoded in one go (see the module)."""
+def plan_runs(segments: list[Segment], keyframes: np.ndarray | None = None,
+              gap: float = SEEK_GAP_SECONDS) -> list[list[int]]:
+    """Indices of ``segments`` grouped into runs decoded in one go (see the module).
+    ``keyframes``: the times of the video's keyframes, ascending, when the index gives
+    them."""
     runs: list[list[int]] = []
     run_end = -np.inf
     for index in sorted(range(len(segments)), key=lambda i: (segments[i].start, i)):
         segment = segments[index]
-        if runs and segment.start - run_end <= gap:
+        if runs and _decode_on(run_end, segment.start - AUDIO_PREROLL_SECONDS, keyframes, gap):
             runs[-1].append(index)
+            run_end = max(run_end, segment.end)
         else:
             runs.append([index])
-        run_end = max(run_end, segment.end) if len(runs[-1]) > 1 else segment.end
+            run_end = segment.end
     return runs
+
+
+def _decode_on(position: float, target: float, keyframes: np.ndarray | None,
+               gap: float) -> bool:
+    """Whether to decode on from ``position`` to ``target`` rather than seek."""
+    if keyframes is None:
+        return target - position <= gap - AUDIO_PREROLL_SECONDS
+    before = keyframes[: np.searchsorted(keyframes, target, side="right")]
+    return len(before) == 0 or before[-1] <= position
+
+
+def index_keyframes(stream) -> np.ndarray | None:
+    """Keyframe times (seconds, ascending) from the container's index of ``stream``, or
+    None when it lists fewer than two (no index, or one not read yet)."""
+    times = [entry.timestamp for entry in stream.index_entries if entry.is_keyframe]
+    if len(times) < 2:
+        return None
+    return np.sort(np.array(times, np.float64) * float(stream.time_base))
 
 
 class Damage(Exception):
@@ -84,14 +113,16 @@ class SegmentCutter:
         self.audio = container.streams.audio[0] if container.streams.audio else None
         self.first_time = _start(self.video)
         self.audio_start = _start(self.audio) if self.audio is not None else 0.0
+        self.audio_frame_size = _coarse_frame_size(self.audio)
         self.expected_end = _expected_end(container, self.video)
-        self.gap = SEEK_GAP_SECONDS if seek else np.inf
+        self.seek, self.gap = seek, SEEK_GAP_SECONDS if seek else np.inf
         self.at_start = True
         self.decoded_to = self.first_time
         self.clips_out = 0
 
     def run(self) -> Iterator[Outcome]:
-        runs = plan_runs(self.wanted, self.gap)
+        keyframes = index_keyframes(self.video) if self.seek else None
+        runs = plan_runs(self.wanted, keyframes, self.gap)
         for number, indices in enumerate(runs):
             try:
                 yield from self._run(indices)
@@ -113,7 +144,7 @@ class SegmentCutter:
     def _seek(self, time: float) -> bool:
         """Move to the keyframe at or before ``time``; False when the demuxer stands at the
         start of the file and ``time`` is not after the first frame (nothing to skip)."""
-        if self.at_start and time <= self.first_time + _EPS:
+        if not self.seek or (self.at_start and time <= self.first_time + _EPS):
             return False
         self._seek_at(max(time, self.first_time))
         return True
@@ -135,8 +166,9 @@ class SegmentCutter:
             segment.frames = None
             yield index, MediaError(
                 "decode_error", self.source,
-                f"segment {segment.start:.2f}-{segment.end:.2f} s: the file decodes only to "
-                f"{damage.decoded_to:.2f} s ({damage.detail})", decoded_to=damage.decoded_to)
+                f"segment {segment.start:.2f}-{segment.end:.2f} s lost: the file stops "
+                f"decoding after {damage.decoded_to:.2f} s ({damage.detail})",
+                decoded_to=damage.decoded_to)
 
 
 class _Pass:
@@ -146,11 +178,12 @@ class _Pass:
         self.cutter = cutter
         self.router = FrameRouter({i: cutter.wanted[i] for i in indices}, cutter.fps,
                                   cutter.short_side, cutter.pictures)
-        self.audio = (AudioBuffer(cutter.rate, cutter.audio_start)
+        self.audio = (AudioBuffer(cutter.rate, cutter.audio_start, cutter.audio_frame_size)
                       if cutter.audio is not None else None)
         # After a seek, the first frame of each stream must come at or before ``landing``.
         self.landing = {"video": landing, "audio": landing}
         self.last_video: float | None = None
+        self.audio_next: float | None = None  # where the last audio frame ended
 
     def demux(self) -> Iterator[Outcome]:
         cutter = self.cutter
@@ -163,8 +196,10 @@ class _Pass:
                 if not cutter.open:
                     return  # the run is done: the rest of the file is not read
         except av.FFmpegError as error:
-            raise Damage(cutter.decoded_to, str(error)) from error
-        self._check_complete()
+            yield from self._before_damage(Damage(cutter.decoded_to, str(error)))
+        except Damage as damage:
+            yield from self._before_damage(damage)
+        yield from self._check_complete()
         self.router.finish()
         if self.audio is not None:
             self.audio.finish()
@@ -180,15 +215,30 @@ class _Pass:
             self.last_video = time
             self.cutter.decoded_to = max(self.cutter.decoded_to, time)
         else:
+            self._check_audio_continues(time, frame)
             self.audio.add(frame)
 
-    def _check_complete(self) -> None:
+    def _check_audio_continues(self, time: float, frame) -> None:
+        if self.audio_next is not None and time > self.audio_next + AUDIO_JUMP_SECONDS:
+            raise Damage(min(self.cutter.decoded_to, self.audio_next),
+                         f"audio jumps from {self.audio_next:.2f} s to {time:.2f} s")
+        self.audio_next = time + frame.samples / frame.sample_rate
+
+    def _check_complete(self) -> Iterator[Outcome]:
         """At the end of the data: was the file cut short (see the module)?"""
         expected = self.cutter.expected_end
         reached = self.last_video if self.last_video is not None else self.cutter.decoded_to
         if expected is not None and reached < expected - TRUNCATION_SLACK_SECONDS:
-            raise Damage(reached, f"the data ends at {reached:.2f} s, the header says "
-                                  f"{expected:.2f} s")
+            yield from self._before_damage(Damage(
+                reached, f"the data ends at {reached:.2f} s, the header says {expected:.2f} s"))
+
+    def _before_damage(self, damage: Damage) -> Iterator[Outcome]:
+        """Hand out the segments whose frames and sound all came before ``damage``, then
+        raise it for the others."""
+        if self.audio is not None:
+            self.audio.finish()
+        yield from self._finished(at_end=False)
+        raise damage
 
     def _finished(self, at_end: bool) -> Iterator[Outcome]:
         cutter = self.cutter
@@ -204,8 +254,11 @@ class _Pass:
 
     def _complete(self, index: int) -> bool:
         segment = self.cutter.wanted[index]
-        audio_done = self.audio is None or self.audio.end >= segment.end
-        return audio_done and not self.router.pending(index)
+        if self.router.pending(index):
+            return False
+        # The clip's sound covers its frames, which may end a little past the segment.
+        end = segment.start + segment.count / self.cutter.fps if segment.count else segment.end
+        return self.audio is None or self.audio.reaches(end)
 
     def _clip(self, segment: Segment) -> Clip | MediaError:
         cutter = self.cutter
@@ -218,6 +271,17 @@ class _Pass:
         if self.audio is not None and self.audio.started:
             audio = self.audio.slice(segment.start, end)
         return Clip(segment.start, end, segment.take(), audio, cutter.pictures.pixel_format)
+
+
+def _coarse_frame_size(stream) -> int:
+    """The fixed frame size of an audio stream whose timestamps are coarser than a sample,
+    else 0 (see :class:`~mmssl.media.audio.AudioBuffer`)."""
+    if stream is None or stream.codec_context is None:
+        return 0
+    context = stream.codec_context
+    if not context.sample_rate or stream.time_base <= Fraction(1, context.sample_rate):
+        return 0
+    return max(context.frame_size or 0, 0)
 
 
 def _start(stream) -> float:
