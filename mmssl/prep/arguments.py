@@ -55,7 +55,7 @@ def parse_prep(parser: argparse.ArgumentParser, argv: list[str] | None
                ) -> tuple[argparse.Namespace, PrepConfig, RunOptions]:
     """``(arguments, PrepConfig, RunOptions)`` of a converter's command line."""
     args, config = parse_command(parser, PrepConfig, argv)
-    if getattr(args, "strict", False):  # strict: a damaged download is dropped whole, like a bad record
+    if getattr(args, "strict", False):  # a damaged download is dropped whole, like a bad record
         config = replace(config, keep_truncated=False)
     try:
         return args, config, run_options(args)

@@ -7,7 +7,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from helpers import differing_members, shard_bytes
+from helpers import differing_members
 
 from mmssl.config import PrepConfig
 from mmssl.media import decode_all, probe
