@@ -48,10 +48,14 @@ dots):
 Readers ignore members with other extensions (room for later additions).
 
 ``shard-NNNNNN.stats.json``: ``{"shard", "samples", "videos", "seconds", "bytes",
-"failed": {reason: count}, "failures": [{"video_id", "reason", "detail"}]}``.
+"failed": {reason: count}, "failures": [{"video_id", "reason", "detail"}],
+"truncated_kept", "truncated_seconds_kept"}``; the last two count the truncated or damaged
+downloads whose samples before the first undecodable point were kept, and those samples'
+seconds (absent in shards written before they existed: read as 0).
 
 ``manifest.json``: ``{"dataset", "shards": [{"name", "samples"}], "total_samples",
-"failed": {reason: count}, "prep": {...settings...}}``.
+"failed": {reason: count}, "truncated_kept", "truncated_seconds_kept",
+"prep": {...settings...}}``.
 """
 
 from __future__ import annotations

@@ -172,27 +172,10 @@ def test_per_video_caption_csvs_read_like_caption_json(tiny_world, tmp_path):
     assert [e.record for e in errors] == ["broken"] and "start,end,text" in str(errors[0])
 
 
-def test_decord_backend_converts_like_pyav(tiny_world, tmp_path):
-    pytest.importorskip("decord")
-    path = tiny_world / "youcook2" / "youcookii_annotations_trainval.json"
-    videos = tiny_world / "youcook2" / "videos"
-    results = {}
-    for backend in ("pyav", "decord"):
-        config = PrepConfig(samples_per_shard=3, workers=1, video_backend=backend)
-        manifest = youcook2.prepare(path, videos, tmp_path / backend, config, ("validation",),
-                                    progress=False)
-        metas = [decode_meta(raw) for shard in manifest["shards"]
-                 for name, raw in members(tmp_path / backend / shard["name"]).items()
-                 if name.endswith(".json")]
-        results[backend] = sorted((m["video_id"], m["start"], m["num_frames"], m["has_audio"])
-                                  for m in metas)
-    assert results["decord"] == results["pyav"] and results["pyav"]
-
-
 @VIDEO_BACKENDS.register("pyav_frames")
 class PyAVFramesOnly(VideoBackend):
     """A registered backend with frames only (PyAV's), so the converter takes the path every
-    frames-only backend (decord) takes: frames, then PyAV's sound of their span."""
+    frames-only backend takes: frames, then PyAV's sound of their span."""
 
     def frames(self, source, segments, fps, short_side=None):
         return PyAVBackend().frames(source, segments, fps, short_side)
