@@ -282,6 +282,8 @@ def main() -> None:
                              "from decode_backends.py)")
     parser.add_argument("--heights", nargs="*", type=int, default=[],
                         help="also run on the source re-encoded at these heights")
+    parser.add_argument("--reencoded-only", action="store_true",
+                        help="with --heights: leave out the source at its own height")
     parser.add_argument("--baseline-src", help="a source tree whose mmssl to time as well")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
@@ -294,7 +296,7 @@ def main() -> None:
     args.settings = [(float(s.split(":")[0]), int(s.split(":")[1])) for s in args.settings]
     with tempfile.TemporaryDirectory(prefix="mmssl-prep-bench-") as tmp:
         root = Path(tmp)
-        originals = {f"{_height(args.source)}p": args.source}
+        originals = {} if args.reencoded_only else {f"{_height(args.source)}p": args.source}
         for height in args.heights:
             originals[f"{height}p"] = reencoded(args.source, height, root / f"src{height}.mp4")
         sources, durations = {}, {}

@@ -118,7 +118,7 @@ class SegmentCutter:
         self.seek, self.gap = seek, SEEK_GAP_SECONDS if seek else np.inf
         self.at_start = True
         self.decoded_to = self.first_time
-        self.clips_out = 0
+        self.open: set[int] = set()
 
     def run(self) -> Iterator[Outcome]:
         keyframes = index_keyframes(self.video) if self.seek else None
@@ -245,9 +245,7 @@ class _Pass:
         done = [i for i in sorted(cutter.open) if at_end or self._complete(i)]
         for index in done:
             cutter.open.discard(index)
-            outcome = self._clip(cutter.wanted[index])
-            cutter.clips_out += isinstance(outcome, Clip)
-            yield index, outcome
+            yield index, self._clip(cutter.wanted[index])
         if done and self.audio is not None:
             self.audio.drop_before(min((cutter.wanted[i].start for i in cutter.open),
                                        default=None))
