@@ -12,6 +12,7 @@ when it finished.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -121,14 +122,23 @@ def _convert(paths: list[str], planned: list[list[VideoTask]], todo: list[int],
     converted: dict[int, list[Converted | None]] = {s: [None] * len(planned[s]) for s in todo}
     waiting = {shard: len(planned[shard]) for shard in todo}
     bar = tqdm(total=len(calls), desc=f"prep {dataset}", unit="video", disable=not progress)
-    for index, video in run_calls(convert_video, calls, run, config.workers):
-        shard, position = jobs[index]
-        converted[shard][position] = video
-        waiting[shard] -= 1
-        if not waiting[shard]:
-            write_shard(paths[shard], converted.pop(shard))
-        bar.update(1)
-    bar.close()
+    # Workers are forked from this process: garbage it still holds (say, PyAV objects of an
+    # earlier decode in the same program) would be freed inside a worker, where FFmpeg's
+    # threads behind them never existed, which can crash it. Collect it here, and keep what
+    # is left out of the workers' collections.
+    gc.collect()
+    gc.freeze()
+    try:
+        for index, video in run_calls(convert_video, calls, run, config.workers):
+            shard, position = jobs[index]
+            converted[shard][position] = video
+            waiting[shard] -= 1
+            if not waiting[shard]:
+                write_shard(paths[shard], converted.pop(shard))
+            bar.update(1)
+    finally:
+        gc.unfreeze()
+        bar.close()
 
 
 def _report_waiting(run: RunOptions, missing: int, planned: int) -> None:
