@@ -1,9 +1,9 @@
 """Peak memory of converting one long video: segments are encoded as the decoder passes
 their ends, so memory follows the open segments, not the video's length.
 
-    python benchmarks/prep_memory.py [--json benchmarks/results/prep_memory.json]
+    python benchmarks/prep_memory.py --source VIDEO [--json benchmarks/results/prep_memory.json]
 
-Converts the real 122-s 1080p clip (``/work/shared/media/real_h264_aac_1080p.mp4``) at
+Converts ``--source`` (a real video; the README's figures use a 122.7-s 1080p clip) at
 8 fps, short side 256, as one HowTo100M-style task of consecutive ``--segment``-second
 samples, each run in a fresh process; reports the process's peak RSS above its RSS after
 imports, next to the size of the whole video's decoded frames (what holding every segment
@@ -19,7 +19,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-REAL = "/work/shared/media/real_h264_aac_1080p.mp4"
 CHILD = """
 import json, resource, sys
 from mmssl.prep.convert import convert_video
@@ -32,7 +31,8 @@ spans = [(s, min(s + segment, info.duration)) for s in range(0, int(info.duratio
 task = VideoTask("bench", "long", path, tuple(SegmentSpec(float(a), float(b)) for a, b in spans))
 config = PrepConfig(short_side=short_side)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-samples, failures = convert_video(task, config)
+converted = convert_video(task, config)
+samples, failures = converted.samples, converted.failures
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 width, height = scaled_size(info.width, info.height, short_side)
 frames = int(info.duration * config.fps)
@@ -52,7 +52,7 @@ def measure(path: str, segment: float, short_side: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", default="benchmarks/results/prep_memory.json")
-    parser.add_argument("--source", default=REAL)
+    parser.add_argument("--source", required=True, help="a real video, ideally over 2 minutes")
     args = parser.parse_args()
     rows = []
     print(f"{'segment s':>10}{'short side':>11}{'samples':>8}{'growth MiB':>12}"

@@ -1,7 +1,8 @@
 """The same clipping/resizing job through our converter and through video2dataset.
 
-    python benchmarks/video2dataset_compare.py [--v2d-python /tmp/v2d-venv/bin/python]
-        [--short-sides 256 48] [--json benchmarks/results/video2dataset_compare.json]
+    python benchmarks/video2dataset_compare.py --source VIDEO
+        [--v2d-python /tmp/v2d-venv/bin/python] [--short-sides 256 48]
+        [--json benchmarks/results/video2dataset_compare.json]
 
 The job: four copies of the real 122-s 1080p H.264 + AAC clip, four
 10-s clips from each (starts 10, 40, 70, 100 s), exact cuts, short side 256, 8 fps, two
@@ -46,7 +47,6 @@ from mmssl.media import probe
 from mmssl.prep.runner import run_prep
 from mmssl.prep.tasks import SegmentSpec, VideoTask
 
-REAL = "/work/shared/media/real_h264_aac_1080p.mp4"
 COPIES = 4
 STARTS = (10.0, 40.0, 70.0, 100.0)
 CLIP_SECONDS = 10.0
@@ -111,12 +111,12 @@ def v2d_reported(out: Path) -> dict:
     return reported
 
 
-def make_copies(root: Path) -> list[str]:
+def make_copies(root: Path, source: str) -> list[str]:
     """Four symlinks to the real clip (each tool reads each one as a separate video)."""
     paths = []
     for index in range(COPIES):
         path = root / f"copy{index}.mp4"
-        path.symlink_to(REAL)
+        path.symlink_to(Path(source).resolve())
         paths.append(str(path))
     return paths
 
@@ -205,6 +205,7 @@ def v2d_run(python: str, paths: list[str], short_side: int, root: Path, variant:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--source", required=True, help="a real video of at least 110 s")
     parser.add_argument("--json", default="benchmarks/results/video2dataset_compare.json")
     parser.add_argument("--short-sides", type=int, nargs="+", default=[256, 48])
     parser.add_argument("--v2d-python", default=None,
@@ -220,7 +221,7 @@ def main() -> None:
         root = Path(args.keep or tmp)
         root.mkdir(parents=True, exist_ok=True)
         (root / "inputs").mkdir()
-        paths = make_copies(root / "inputs")
+        paths = make_copies(root / "inputs", args.source)
         source = sum(probe(p).duration for p in paths)
         clip_seconds = COPIES * len(STARTS) * CLIP_SECONDS
 
@@ -253,7 +254,7 @@ def main() -> None:
     record = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
                           "av": av.__version__, "cpus": os.cpu_count()},
               "job": {"copies": COPIES, "starts": STARTS, "clip_seconds": CLIP_SECONDS,
-                      "fps": FPS, "workers": WORKERS, "source": REAL},
+                      "fps": FPS, "workers": WORKERS, "source": args.source},
               "rows": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(record, indent=1))

@@ -67,9 +67,11 @@ class PrepConfig:
                               "(absurd_resolution)")
     max_seconds: float = setting(12 * 3600.0, "skip sources longer than this, seconds "
                                  "(absurd_duration)")
-    # "pyav" is the default because it measured faster here (benchmarks/README.md).
-    video_backend: str = setting("pyav", "video decoder: pyav | decord (mmssl.media.backends);"
-                                 " audio always uses PyAV")
+    video_backend: str = setting("pyav", "video decoder, a name in mmssl.media.backends' "
+                                 "registry (pyav); audio always uses PyAV")
+    keep_truncated: bool = setting(
+        True, "keep the samples of a truncated download that end before its first "
+        "undecodable point (--strict turns it off)")
 
 
 @dataclass

@@ -64,15 +64,19 @@ without one of the fields readers need (:data:`REQUIRED_META`), or with one of t
 type, is skipped and counted as ``bad_meta`` (:func:`check_meta`).
 
 ``shard-NNNNNN.stats.json``: ``{"shard", "samples", "videos", "seconds", "bytes",
-"failed": {reason: count}, "failures": [{"video_id", "reason", "detail"}], "words": {word:
-count}}``. ``words`` counts the words of every ``texts`` entry of the shard's samples, split
-by :func:`words_of` (NFKC, lower case, then ``tokenizers``' ``Whitespace`` pre-tokenizer,
-``\\w+|[^\\w\\s]+``: the word tokenizer's own rule), so a training run builds its vocabulary
-from these small files instead of reading every tar; shards written before the field
-existed lack it, and their JSON members are read instead.
+"failed": {reason: count}, "failures": [{"video_id", "reason", "detail"}],
+"truncated_kept", "truncated_seconds_kept", "words": {word: count}}``. ``truncated_kept``
+and ``truncated_seconds_kept`` count the truncated or damaged downloads whose samples before
+the first undecodable point were kept, and those samples' seconds (absent in shards written
+before they existed: read as 0). ``words`` counts the words of every ``texts`` entry of the
+shard's samples, split by :func:`words_of` (NFKC, lower case, then ``tokenizers``'
+``Whitespace`` pre-tokenizer, ``\\w+|[^\\w\\s]+``: the word tokenizer's own rule), so a
+training run builds its vocabulary from these small files instead of reading every tar;
+shards written before the field existed lack it, and their JSON members are read instead.
 
 ``manifest.json``: ``{"dataset", "shards": [{"name", "samples"}], "total_samples",
-"failed": {reason: count}, "prep": {...settings...}}``.
+"failed": {reason: count}, "truncated_kept", "truncated_seconds_kept",
+"prep": {...settings...}}``.
 """
 
 from __future__ import annotations

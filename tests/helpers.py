@@ -82,3 +82,46 @@ BAD_SEGMENTS = {
     "strings": (["1", "2"], "start must be a number"),
     "nan": ([float("nan"), 2], "start nan is not finite"),
 }
+
+
+def camera_like_video(path, container: str = "mp4", seconds: float = 24.0, fps: int = 25,
+                      gop: int = 250, bframes: int = 3, faststart: bool = True) -> Path:
+    """A real encode as downloads are made: H.264 with a long GOP (``gop`` frames between
+    keyframes) and B-frames, AAC at 44.1 kHz stereo (resampled by prep), in ``container``
+    (``"mp4"``, header first when ``faststart`` as streaming sites serve it, or
+    ``"matroska"``). Frames are moving noisy gradients, so every frame differs, and the
+    brightness steps each second, so a frame's level says when it was shown."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    options = {"movflags": "faststart"} if container == "mp4" and faststart else {}
+    with av.open(str(path), "w", format=container, options=options) as output:
+        video = output.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        video.options = {"bf": str(bframes), "threads": "1",
+                         "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+        audio = output.add_stream("aac", rate=44100)
+        audio.layout = "stereo"
+        written = 0
+        for index in range(int(seconds * fps)):
+            image = np.full((64, 96, 3), 20 + 8 * (index // fps), np.uint8)
+            image[:, index % 96] = 240
+            image += rng.integers(0, 12, image.shape, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            output.mux(video.encode(frame))
+            while written < (index + 1) / fps * 44100:
+                time = (written + np.arange(1024)) / 44100
+                tone = (0.3 * np.sin(2 * np.pi * 440 * time)).astype(np.float32)
+                block = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp",
+                                                   layout="stereo")
+                block.sample_rate, block.pts = 44100, written
+                block.time_base = Fraction(1, 44100)
+                output.mux(audio.encode(block))
+                written += 1024
+        output.mux(video.encode(None))
+        output.mux(audio.encode(None))
+    return Path(path)

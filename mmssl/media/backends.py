@@ -1,11 +1,12 @@
-"""Video decoding backends, chosen by name from :data:`VIDEO_BACKENDS`: PyAV (the
-default) and decord.
+"""Video decoding backends, chosen by name from :data:`VIDEO_BACKENDS` (PyAV, the default
+and the only one shipped; a backend for another decoder registers itself the same way).
 
 A backend answers the converter's question: *given one source and many segments, what does
 each segment hold at ``fps``, with the short side scaled to ``short_side``?* It offers two
 views of the answer:
 
-- :meth:`VideoBackend.frames`: one ``(T, H, W, 3)`` uint8 array per segment (video only);
+- :meth:`VideoBackend.frames`: one ``(T, H, W, 3)`` uint8 RGB array per segment (video
+  only);
 - :meth:`VideoBackend.clips`: ``(index, Clip | MediaError)`` per segment, video and audio
   together, a segment that does not fit the file yielding its ``segment_out_of_range``
   error while the others still come. This is what the converter uses.
@@ -18,19 +19,19 @@ and raises :class:`~mmssl.media.MediaError` (``missing_file``, ``unreadable``,
 serve the segments.
 
 The base :meth:`VideoBackend.clips` adds PyAV's audio
-(:func:`mmssl.media.decode.cut_audio_segments`) to a backend's frames, because decord's
-audio reader resamples differently and cannot cut many segments in one pass. The PyAV
-backend overrides it with :func:`~mmssl.media.decode.iter_segments`: one demux pass yields
-video and audio together, each segment as soon as the file has been read past its end, so
-memory holds the open segments only.
+(:func:`mmssl.media.decode.cut_audio_segments`) to a backend's frames, so a frames-only
+backend needs nothing more. The PyAV backend overrides it with
+:func:`~mmssl.media.decode.iter_segments`: one demux pass per run of nearby segments yields
+video and audio together, each segment as soon as the file has been read past its end (so
+memory holds the open segments only), in the pixel format the caller asks for (prep asks
+for the encoder's yuv420p).
 
-The resizing filters differ (PyAV: swscale ``AREA``; decord: FFmpeg's scale filter,
-bicubic), so the two backends agree on which frame they pick but not bit for bit on pixels.
-``"pyav"`` reads paths, bytes and file objects; ``"decord"`` paths only (see
-:mod:`mmssl.media.decord_backend`).
+Why only PyAV: decord (0.6.0) and torchcodec (0.17) were measured on the same sources and
+shard samples (``benchmarks/decode_backends.py``, ``benchmarks/README.md``); on CPU neither
+was faster, decord cannot read bytes (shard samples), and both decode to RGB, which prep
+would convert back to yuv420p.
 
-    frames = decode_segments(path, [(0.0, 10.0), (10.0, 20.0)], fps=8, short_side=48,
-                             backend="decord")
+    frames = decode_segments(path, [(0.0, 10.0), (10.0, 20.0)], fps=8, short_side=48)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from mmssl.media.decode import (
     cut_segments,
     iter_segments,
 )
+from mmssl.media.frames import RGB
 from mmssl.media.probe import MediaError, MediaSource, probe
 from mmssl.registry import Registry
 
@@ -67,9 +69,11 @@ class VideoBackend(ABC):
         """One (T, H, W, 3) uint8 array per ``(start, end)`` segment."""
 
     def clips(self, source: MediaSource, segments: Spans, fps: float,
-              short_side: int | None = None, audio_rate: int = AUDIO_RATE) -> Outcomes:
+              short_side: int | None = None, audio_rate: int = AUDIO_RATE,
+              pixel_format: str = RGB) -> Outcomes:
         """``(index, clip or segment_out_of_range error)`` for every segment; every segment
-        in one call when all fit the file, else each alone."""
+        in one call when all fit the file, else each alone. ``pixel_format`` is the one the
+        caller prefers; a frames-only backend gives RGB (each clip says which it holds)."""
         has_audio = probe(source).has_audio
 
         def cut(spans: Spans) -> list[Clip]:
@@ -101,20 +105,9 @@ class PyAVBackend(VideoBackend):
         return [clip.frames for clip in cut_segments(source, segments, fps, short_side)]
 
     def clips(self, source: MediaSource, segments: Spans, fps: float,
-              short_side: int | None = None, audio_rate: int = AUDIO_RATE) -> Outcomes:
-        return iter_segments(source, segments, fps, short_side, audio_rate)
-
-
-@VIDEO_BACKENDS.register("decord")
-class DecordBackend(VideoBackend):
-    """decord's frames (:func:`mmssl.media.decord_backend.decord_segments`, imported when
-    first used) with PyAV's audio."""
-
-    def frames(self, source: MediaSource, segments: Spans, fps: float,
-               short_side: int | None = None) -> list[np.ndarray]:
-        from mmssl.media.decord_backend import decord_segments
-
-        return decord_segments(source, segments, fps, short_side)
+              short_side: int | None = None, audio_rate: int = AUDIO_RATE,
+              pixel_format: str = RGB) -> Outcomes:
+        return iter_segments(source, segments, fps, short_side, audio_rate, pixel_format)
 
 
 def decode_segments(source: MediaSource, segments: Spans, fps: float,
@@ -125,10 +118,12 @@ def decode_segments(source: MediaSource, segments: Spans, fps: float,
 
 
 def cut_clips(source: MediaSource, segments: Spans, fps: float, short_side: int | None = None,
-              backend: str = DEFAULT_BACKEND, audio_rate: int = AUDIO_RATE) -> Outcomes:
+              backend: str = DEFAULT_BACKEND, audio_rate: int = AUDIO_RATE,
+              pixel_format: str = RGB) -> Outcomes:
     """``(index, Clip | MediaError)`` per segment of ``source`` from ``backend``
     (:meth:`VideoBackend.clips`)."""
-    return VIDEO_BACKENDS.build(backend).clips(source, segments, fps, short_side, audio_rate)
+    return VIDEO_BACKENDS.build(backend).clips(source, segments, fps, short_side, audio_rate,
+                                               pixel_format)
 
 
 def cut_audio_clips(source: MediaSource, segments: Spans,

@@ -1,8 +1,10 @@
 """Writing real media files with PyAV: H.264 video plus AAC audio in an MP4 container.
 
 Used by the synthetic world (to write "downloaded" videos) and by ``mmssl.prep`` (to write
-re-encoded clips into shards). Frames are ``uint8`` arrays ``(T, H, W, 3)`` in RGB; audio is
-``float32`` ``(C, N)`` in [-1, 1] at ``sample_rate``.
+re-encoded clips into shards). Frames are ``uint8`` arrays ``(T, H, W, 3)`` in RGB, or the
+yuv420p planes ``(T, H·3/2, W)`` the encoder stores, which it then takes without a
+conversion (:mod:`mmssl.media.frames`); audio is ``float32`` ``(C, N)`` in [-1, 1] at
+``sample_rate``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import BinaryIO
 
 import av
 import numpy as np
+
+from mmssl.media.frames import RGB, check_format, frame_size
 
 AUDIO_BLOCK = 1024  # AAC frame size: feed the encoder one codec frame at a time
 
@@ -46,8 +50,10 @@ def write_mp4(
     audio: np.ndarray | None = None,
     sample_rate: int = 16000,
     audio_bitrate: int = 48000,
+    pixel_format: str = RGB,
 ) -> None:
-    """Encode ``frames`` (T, H, W, 3) uint8 and optional ``audio`` (C, N) float32 to MP4.
+    """Encode ``frames`` uint8 in ``pixel_format`` (RGB (T, H, W, 3) or yuv420p planes) and
+    optional ``audio`` (C, N) float32 to MP4.
 
     ``frames`` may be None for an audio-only file, ``audio`` None for a file with no audio
     stream (both occur in real downloads). H and W must be even (yuv420p).
@@ -56,14 +62,15 @@ def write_mp4(
         raise ValueError("write_mp4 needs frames, audio or both")
     container = av.open(dst, mode="w", format="mp4")
     try:
-        video_stream = (_add_video_stream(container, frames, encoding)
+        video_stream = (_add_video_stream(container, frames, encoding, pixel_format)
                         if frames is not None else None)
         audio_stream = (
             _add_audio_stream(container, audio, sample_rate, audio_bitrate)
             if audio is not None
             else None
         )
-        _encode_interleaved(container, video_stream, frames, audio_stream, audio, sample_rate)
+        _encode_interleaved(container, video_stream, frames, pixel_format, audio_stream, audio,
+                            sample_rate)
     finally:
         container.close()
 
@@ -73,17 +80,24 @@ def mp4_bytes(
     encoding: VideoEncoding,
     audio: np.ndarray | None = None,
     sample_rate: int = 16000,
+    pixel_format: str = RGB,
 ) -> bytes:
     """Same as :func:`write_mp4`, returning the file's bytes (for shard samples)."""
     buffer = io.BytesIO()
-    write_mp4(buffer, frames, encoding, audio, sample_rate)
+    write_mp4(buffer, frames, encoding, audio, sample_rate, pixel_format=pixel_format)
     return buffer.getvalue()
 
 
-def _add_video_stream(container, frames: np.ndarray, encoding: VideoEncoding):
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    height, width = frames.shape[1:3]
+def _add_video_stream(container, frames: np.ndarray, encoding: VideoEncoding,
+                      pixel_format: str):
+    check_format(pixel_format)
+    dims = 4 if pixel_format == RGB else 3
+    if (frames.ndim != dims or frames.dtype != np.uint8
+            or (pixel_format == RGB and frames.shape[-1] != 3)):
+        expected = "(T, H, W, 3)" if pixel_format == RGB else "(T, H*3/2, W)"
+        raise ValueError(f"{pixel_format} frames must be uint8 {expected}, got {frames.dtype} "
+                         f"{frames.shape}")
+    height, width = frame_size(frames, pixel_format)
     if height % 2 or width % 2:
         raise ValueError(f"H.264 yuv420p needs even sizes, got {width}x{height}")
     stream = container.add_stream("libx264", rate=Fraction(encoding.fps).limit_denominator(1001))
@@ -116,13 +130,13 @@ def _add_audio_stream(container, audio: np.ndarray, sample_rate: int, bitrate: i
     return stream
 
 
-def _encode_interleaved(container, video_stream, frames, audio_stream, audio,
-                        sample_rate: int) -> None:
+def _encode_interleaved(container, video_stream, frames, pixel_format: str, audio_stream,
+                        audio, sample_rate: int) -> None:
     """Feed video frames and audio blocks in time order, as a camera would, so the file is
     interleaved: a reader reaches any time of both tracks without reading far ahead."""
     tracks = []
     if video_stream is not None:
-        tracks.append((video_stream, _video_frames(video_stream, frames)))
+        tracks.append((video_stream, _video_frames(video_stream, frames, pixel_format)))
     if audio_stream is not None:
         tracks.append((audio_stream, _audio_frames(audio_stream, audio, sample_rate)))
     timed = [_stamped(track, frames_of) for track, (_, frames_of) in enumerate(tracks)]
@@ -138,10 +152,11 @@ def _stamped(track: int, frames):
         yield frame.time, track, frame
 
 
-def _video_frames(stream, frames: np.ndarray):
+def _video_frames(stream, frames: np.ndarray, pixel_format: str):
     time_base = Fraction(1) / stream.codec_context.framerate
     for index, image in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        # yuv420p goes to x264 as it is; RGB is converted by the encoder's own reused context.
+        frame = av.VideoFrame.from_ndarray(image, format=pixel_format)
         frame.pts = index
         frame.time_base = time_base
         yield frame

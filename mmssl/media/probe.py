@@ -18,12 +18,16 @@ class MediaError(Exception):
 
     Reasons are counted by ``mmssl.prep`` (``unreadable``, ``no_video_stream``,
     ``decode_error``, ``segment_out_of_range``, ...), so keep them few and stable.
+    ``decoded_to``: for a file that stops decoding part-way (a truncated or damaged
+    download), the time in seconds up to which it decoded; None otherwise.
     """
 
-    def __init__(self, reason: str, source: object, detail: str = ""):
+    def __init__(self, reason: str, source: object, detail: str = "",
+                 decoded_to: float | None = None):
         self.reason = reason
         self.source = source
         self.detail = detail
+        self.decoded_to = decoded_to
         super().__init__(f"{reason}: {source_name(source)}" + (f" ({detail})" if detail else ""))
 
 

@@ -134,8 +134,8 @@ def admit(tasks: list[VideoTask], errors: list[AnnotationError], strict: bool, s
     differently are kept (YouCook2 has steps that start together; the converter numbers
     their keys). A segment that repeats an earlier one of its video (same start and end),
     or whose key (:func:`mmssl.shard_format.sample_key`) a segment of another task (another
-    id, or the same video listed again) already has, is an error naming both and the annotations ``source`` (raised when ``strict``),
-    and is dropped."""
+    id, or the same video listed again) already has, is an error naming both and the
+    annotations ``source`` (raised when ``strict``), and is dropped."""
     errors = list(errors)
     owners: dict[str, tuple[int, str, SegmentSpec]] = {}
     spans: set[tuple[int, int, int]] = set()

@@ -10,6 +10,7 @@ Every :class:`~mmssl.config.PrepConfig` key is an override (:mod:`mmssl.command_
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from mmssl.command_line import parse_command
 from mmssl.config import PrepConfig
@@ -54,6 +55,8 @@ def parse_prep(parser: argparse.ArgumentParser, argv: list[str] | None
                ) -> tuple[argparse.Namespace, PrepConfig, RunOptions]:
     """``(arguments, PrepConfig, RunOptions)`` of a converter's command line."""
     args, config = parse_command(parser, PrepConfig, argv)
+    if getattr(args, "strict", False):  # a damaged download is dropped whole, like a bad record
+        config = replace(config, keep_truncated=False)
     try:
         return args, config, run_options(args)
     except ValueError as error:

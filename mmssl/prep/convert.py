@@ -1,16 +1,22 @@
 """Turning one source video and its segments into shard samples.
 
 Frames and sound come from the video backend ``PrepConfig.video_backend`` names
-(:mod:`mmssl.media.backends`), segment by segment as the backend finishes them.
-Sources without a video stream are a failure (``no_video_stream``) except for the datasets
-in :data:`AUDIO_ONLY_DATASETS`, whose audio-only files become audio-only samples (AAC in
-mp4, ``num_frames`` 0, ``has_video`` false; see :mod:`mmssl.shard_format`).
+(:mod:`mmssl.media.backends`), segment by segment as the backend finishes them; the PyAV
+backend hands over frames already in the encoder's yuv420p, so each stored frame is
+converted once. Sources without a video stream are a failure (``no_video_stream``) except
+for the datasets in :data:`AUDIO_ONLY_DATASETS`, whose audio-only files become audio-only
+samples (AAC in mp4, ``num_frames`` 0, ``has_video`` false; see :mod:`mmssl.shard_format`).
+
+A download that stops decoding part-way (truncated, damaged) keeps the samples that end
+before the first undecodable point (``Converted.truncated`` says how much), and each segment
+it loses is a ``decode_error``; with ``PrepConfig.keep_truncated`` off (``--strict``) such a
+file is dropped whole, one ``decode_error``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mmssl.config import PrepConfig
 from mmssl.media import (
@@ -22,9 +28,10 @@ from mmssl.media import (
     probe,
 )
 from mmssl.media.backends import cut_audio_clips, cut_clips
-from mmssl.media.decode import Clip
+from mmssl.media.clip import Clip
+from mmssl.media.frames import YUV420, frame_size
 from mmssl.prep.tasks import SegmentSpec, VideoTask
-from mmssl.shard_format import MEDIA_KEY, META_KEY, encode_meta, sample_key
+from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta, encode_meta, sample_key
 
 # Datasets whose sources are often audio-only downloads (AudioSet's .wav/.flac). Listed
 # explicitly so that a video dataset keeps counting a video-less file as a failure.
@@ -38,7 +45,28 @@ class Failure:
     detail: str = ""
 
 
-def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list[Failure]]:
+@dataclass(frozen=True)
+class Truncated:
+    """What a video that stops decoding part-way kept: ``samples`` samples of ``seconds`` in
+    all, everything before ``decoded_to`` seconds; ``segments_lost`` segments came later."""
+
+    samples: int
+    seconds: float
+    segments_lost: int
+    decoded_to: float
+
+
+@dataclass
+class Converted:
+    """One video's samples (in segment order), its failures, and, for a truncated download
+    that kept something, what it kept."""
+
+    samples: list[dict] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    truncated: Truncated | None = None
+
+
+def convert_video(task: VideoTask, config: PrepConfig) -> Converted:
     """Samples for every usable segment of ``task``, and what failed with its reason.
 
     Nothing raises: a video that cannot be read yields no samples and one failure; a bad
@@ -47,26 +75,36 @@ def convert_video(task: VideoTask, config: PrepConfig) -> tuple[list[dict], list
     frames of the open segments only, never a whole video's.
     """
     if task.path is None:
-        return [], [Failure(task.video_id, "missing_file", "not found among the videos")]
+        return Converted([], [Failure(task.video_id, "missing_file", "not found among the videos")])
     valid, failures = _valid_segments(task)
     if not valid:
-        return [], failures
+        return Converted([], failures)
+    samples, lost = {}, []
     try:
         info = probe(task.path)
         _check_sane(info, config, task.path)
         valid, failures = _within(task, valid, info.duration, failures)
         audio_only = task.dataset in AUDIO_ONLY_DATASETS and not info.has_video
         encoding = VideoEncoding(fps=config.fps, gop=config.gop, crf=config.crf)
-        samples = {}
         for index, outcome in _cut(task.path, [(s.start, s.end) for s in valid], config,
                                    audio_only):
-            if isinstance(outcome, MediaError):
+            if isinstance(outcome, MediaError) and outcome.decoded_to is not None:
+                lost.append(outcome)
+            elif isinstance(outcome, MediaError):
                 failures.append(Failure(task.video_id, outcome.reason, outcome.detail))
             else:
                 samples[index] = _sample(task, valid[index], outcome, encoding, config)
     except MediaError as error:  # the file as a whole: nothing of it is kept
-        return [], failures + [Failure(task.video_id, error.reason, error.detail)]
-    return _unique_keys([samples[index] for index in sorted(samples)]), failures
+        return Converted([], failures + [Failure(task.video_id, error.reason, error.detail)])
+    kept = _unique_keys([samples[index] for index in sorted(samples)])
+    if not lost:
+        return Converted(kept, failures)
+    if not kept or not config.keep_truncated:
+        return Converted([], failures + [Failure(task.video_id, "decode_error", lost[0].detail)])
+    seconds = sum(sample_seconds(sample) for sample in kept)
+    truncated = Truncated(len(kept), round(seconds, 3), len(lost), lost[0].decoded_to)
+    lost_failures = [Failure(task.video_id, "decode_error", error.detail) for error in lost]
+    return Converted(kept, failures + lost_failures, truncated)
 
 
 def _unique_keys(samples: list[dict]) -> list[dict]:
@@ -96,7 +134,7 @@ def _cut(path: str, spans: list[tuple[float, float]], config: PrepConfig,
     if audio_only:
         return cut_audio_clips(path, spans, AUDIO_RATE)
     return cut_clips(path, spans, config.fps, config.short_side, config.video_backend,
-                     AUDIO_RATE)
+                     AUDIO_RATE, pixel_format=YUV420)
 
 
 def _valid_segments(task: VideoTask) -> tuple[list[SegmentSpec], list[Failure]]:
@@ -127,7 +165,8 @@ def _sample(task: VideoTask, spec: SegmentSpec, clip: Clip, encoding: VideoEncod
             config: PrepConfig) -> dict:
     audio = None if clip.audio is None else clip.audio[None]
     has_video = clip.frames is not None
-    num_frames, height, width = clip.frames.shape[:3] if has_video else (0, 0, 0)
+    num_frames = len(clip.frames) if has_video else 0
+    height, width = frame_size(clip.frames, clip.pixel_format) if has_video else (0, 0)
     texts = [
         {"start": round(t["start"] - clip.start, 3), "end": round(t["end"] - clip.start, 3),
          "text": t["text"]}
@@ -142,6 +181,12 @@ def _sample(task: VideoTask, spec: SegmentSpec, clip: Clip, encoding: VideoEncod
     }
     return {
         "__key__": sample_key(task.video_id, clip.start),
-        MEDIA_KEY: mp4_bytes(clip.frames, encoding, audio, AUDIO_RATE),
+        MEDIA_KEY: mp4_bytes(clip.frames, encoding, audio, AUDIO_RATE, clip.pixel_format),
         META_KEY: encode_meta(meta),
     }
+
+
+def sample_seconds(sample: dict) -> float:
+    """The length of a sample, from its JSON member."""
+    meta = decode_meta(sample[META_KEY])
+    return meta["end"] - meta["start"]

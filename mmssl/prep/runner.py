@@ -1,10 +1,18 @@
-"""Running a conversion: videos assigned to shards deterministically, shards converted by
-an executor (a local process pool or Ray, see :mod:`mmssl.prep.executors`), optionally only
-this node's share of them, complete shards skipped on a re-run, a manifest written by the
-run that sees every shard complete."""
+"""Running a conversion: videos assigned to shards deterministically, each video converted
+as its own job on an executor (a local process pool or Ray, see
+:mod:`mmssl.prep.executors`), optionally only this node's share of the shards, complete
+shards skipped on a re-run, a manifest written by the run that sees every shard complete.
+
+The unit of work is the video, not the shard, so every worker is busy from the first video
+whatever the shard size; the converted samples come back to this process, which writes each
+shard as soon as all of its videos are in (workers never write shards). A shard's bytes
+depend only on its videos' samples in plan order, never on which worker converted what or
+when it finished.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -16,18 +24,11 @@ from tqdm import tqdm
 
 from mmssl.config import PrepConfig
 from mmssl.media.backends import VIDEO_BACKENDS
-from mmssl.prep.convert import Failure, convert_video
+from mmssl.prep.convert import Converted, Failure, convert_video, sample_seconds
 from mmssl.prep.executors import RunOptions, run_calls
 from mmssl.prep.shard_writer import ShardWriter, write_json_atomic
 from mmssl.prep.tasks import VideoTask
-from mmssl.shard_format import (
-    MANIFEST_NAME,
-    META_KEY,
-    decode_meta,
-    is_complete,
-    shard_name,
-    stats_path,
-)
+from mmssl.shard_format import MANIFEST_NAME, is_complete, shard_name, stats_path
 
 
 def plan_shards(tasks: list[VideoTask], samples_per_shard: int) -> list[list[VideoTask]]:
@@ -46,21 +47,24 @@ def plan_shards(tasks: list[VideoTask], samples_per_shard: int) -> list[list[Vid
     return [shard for shard in shards if shard]
 
 
-def write_shard(tar_path: str, tasks: list[VideoTask], config: PrepConfig) -> dict:
-    """Convert ``tasks`` into one complete shard; returns its stats."""
-    failures, seconds, videos = [], 0.0, 0
+def write_shard(tar_path: str, videos: list[Converted]) -> dict:
+    """Write the converted ``videos`` (in plan order) as one complete shard; returns its
+    stats: videos with samples, seconds, failures by reason, and the truncated downloads
+    whose early samples were kept (``truncated_kept`` videos, ``truncated_seconds_kept``)."""
+    failures = [failure for video in videos for failure in video.failures]
+    truncated = [video.truncated for video in videos if video.truncated is not None]
     with ShardWriter(tar_path) as writer:
-        for task in tasks:
-            samples, failed = convert_video(task, config)
-            failures.extend(failed)
-            videos += bool(samples)
-            for sample in samples:
+        for video in videos:
+            for sample in video.samples:
                 writer.write(sample)
-            seconds += sum(_duration(sample) for sample in samples)
+        seconds = sum(sample_seconds(s) for video in videos for s in video.samples)
         stats = {
-            "shard": Path(tar_path).name, "videos": videos, "seconds": round(seconds, 3),
+            "shard": Path(tar_path).name, "videos": sum(bool(v.samples) for v in videos),
+            "seconds": round(seconds, 3),
             "failed": dict(Counter(f.reason for f in failures)),
             "failures": [asdict(f) for f in failures],
+            "truncated_kept": len(truncated),
+            "truncated_seconds_kept": round(sum(t.seconds for t in truncated), 3),
         }
         writer.finish(stats)
     return stats
@@ -91,7 +95,7 @@ def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, da
     started = time.time()
     if not run.manifest_only:
         todo = [i for i, path in enumerate(paths) if run.owns(i) and not is_complete(path)]
-        _convert([(paths[i], planned[i], config) for i in todo], config, run, dataset, progress)
+        _convert(paths, planned, todo, config, run, dataset, progress)
     missing = [path for path in paths if not is_complete(path)]
     if missing and run.manifest_only:
         raise RuntimeError(f"{out_dir}: {len(missing)} of {len(paths)} shards are not complete "
@@ -109,14 +113,32 @@ def run_prep(tasks: list[VideoTask], out_dir: str | Path, config: PrepConfig, da
     return manifest
 
 
-def _convert(calls: list[tuple], config: PrepConfig, run: RunOptions, dataset: str,
-             progress: bool) -> None:
-    """Run ``write_shard`` for each ``(path, tasks, config)``; the bar counts videos."""
-    bar = tqdm(total=sum(len(tasks) for _, tasks, _ in calls), desc=f"prep {dataset}",
-               unit="video", disable=not progress)
-    for index, _stats in run_calls(write_shard, calls, run, config.workers):
-        bar.update(len(calls[index][1]))
-    bar.close()
+def _convert(paths: list[str], planned: list[list[VideoTask]], todo: list[int],
+             config: PrepConfig, run: RunOptions, dataset: str, progress: bool) -> None:
+    """Convert every video of the shards ``todo`` (one executor job each) and write each
+    shard once all its videos are in; the bar counts videos."""
+    jobs = [(shard, position) for shard in todo for position in range(len(planned[shard]))]
+    calls = [(planned[shard][position], config) for shard, position in jobs]
+    converted: dict[int, list[Converted | None]] = {s: [None] * len(planned[s]) for s in todo}
+    waiting = {shard: len(planned[shard]) for shard in todo}
+    bar = tqdm(total=len(calls), desc=f"prep {dataset}", unit="video", disable=not progress)
+    # Workers are forked from this process: garbage it still holds (say, PyAV objects of an
+    # earlier decode in the same program) would be freed inside a worker, where FFmpeg's
+    # threads behind them never existed, which can crash it. Collect it here, and keep what
+    # is left out of the workers' collections.
+    gc.collect()
+    gc.freeze()
+    try:
+        for index, video in run_calls(convert_video, calls, run, config.workers):
+            shard, position = jobs[index]
+            converted[shard][position] = video
+            waiting[shard] -= 1
+            if not waiting[shard]:
+                write_shard(paths[shard], converted.pop(shard))
+            bar.update(1)
+    finally:
+        gc.unfreeze()
+        bar.close()
 
 
 def _report_waiting(run: RunOptions, missing: int, planned: int) -> None:
@@ -128,18 +150,16 @@ def _report_waiting(run: RunOptions, missing: int, planned: int) -> None:
 
 def build_manifest(paths: list[str], dataset: str, config: PrepConfig, seconds: float) -> dict:
     """The manifest from the shards' stats files (see :mod:`mmssl.shard_format`)."""
-    shards, failed = [], Counter()
+    shards, failed, truncated, kept_seconds = [], Counter(), 0, 0.0
     for path in paths:
         stats = json.loads(stats_path(path).read_text())
         shards.append({"name": Path(path).name, "samples": stats["samples"]})
         failed.update(stats["failed"])
+        truncated += stats.get("truncated_kept", 0)  # absent from older shards' stats
+        kept_seconds += stats.get("truncated_seconds_kept", 0.0)
     return {
         "dataset": dataset, "shards": shards,
         "total_samples": sum(s["samples"] for s in shards), "failed": dict(failed),
+        "truncated_kept": truncated, "truncated_seconds_kept": round(kept_seconds, 3),
         "prep": asdict(config), "wall_seconds": round(seconds, 2),
     }
-
-
-def _duration(sample: dict) -> float:
-    meta = decode_meta(sample[META_KEY])
-    return meta["end"] - meta["start"]

@@ -16,14 +16,14 @@ The writer also counts the words of the samples' narrations (the stats' ``words`
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
+import tarfile
 import uuid
 from collections import Counter
 from pathlib import Path
-
-import webdataset as wds
 
 from mmssl.shard_format import (
     MEMBER_MTIME,
@@ -53,11 +53,21 @@ class ShardWriter:
         for stale in (self.tar_path, stats_path(self.tar_path)):
             stale.unlink(missing_ok=True)  # an incomplete shard is redone from scratch
         self._handle = open(self.partial, "wb")
-        self._writer = wds.TarWriter(self._handle, mtime=MEMBER_MTIME)
+        self._writer = tarfile.open(fileobj=self._handle, mode="w|")
         return self
 
     def write(self, sample: dict) -> None:
-        self._writer.write(sample)
+        """Add a sample ``{"__key__": key, ext: bytes, ...}``: one member ``key.ext`` per
+        extension, in sorted order, as webdataset's ``TarWriter`` writes them (the same
+        bytes; webdataset itself is not imported, since it brings torch into every prep
+        run)."""
+        key = sample["__key__"]
+        for extension in sorted(k for k in sample if not k.startswith("_")):
+            data = sample[extension]
+            member = tarfile.TarInfo(f"{key}.{extension}")
+            member.size, member.mtime, member.mode = len(data), MEMBER_MTIME, 0o444
+            member.uname = member.gname = "bigdata"
+            self._writer.addfile(member, io.BytesIO(data))
         self.samples += 1
         if META_KEY in sample:
             self.words.update(narration_words(sample[META_KEY]))

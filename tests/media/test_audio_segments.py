@@ -43,7 +43,8 @@ def test_no_audio_either_is_no_video_stream(tmp_path):
 @pytest.mark.parametrize("dataset", ["audioset", "howto100m"])
 def test_convert_keeps_audio_only_sources_only_where_expected(audio_only, dataset):
     task = VideoTask(dataset, "tone", audio_only, (SegmentSpec(0.0, 2.0, (), {}),))
-    samples, failures = convert_video(task, PrepConfig())
+    converted = convert_video(task, PrepConfig())
+    samples, failures = converted.samples, converted.failures
     if dataset == "howto100m":  # a video dataset: unchanged, a counted failure
         assert samples == [] and [f.reason for f in failures] == ["no_video_stream"]
         return
