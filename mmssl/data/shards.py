@@ -109,7 +109,7 @@ def open_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = 
             skip(error.reason, f"{sample.where}: {error}")
             continue
         if need_video and reader.video is None:
-            reader.container.close()
+            reader.close()
             skip("no_video_stream", sample.where)
             continue
         with reader:

@@ -185,8 +185,8 @@ class FeatureExtractor:
 
     def windows_of(self, sample: OpenSample, modality: str) -> Tensor:
         """The segment's W input windows of ``modality``: (W, 3, T, h, w) uint8 video (centre
-        crops of ``crop_size``) or
-        (W, 1, n_mels, frames) log-mel, starting at ``linspace(0, max(0, d - c), W)``."""
+        crops of ``crop_size``) or (W, samples) float32 waveforms, starting at
+        ``linspace(0, max(0, d - c), W)``."""
         starts = window_starts(segment_duration(sample),
                                self.cutter.clip_seconds(sample.fps or 1.0), self.windows)
         if modality == "video":

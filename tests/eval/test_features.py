@@ -82,7 +82,7 @@ def test_one_segment_per_batch_averages_exactly_as_encoding_each_segment_alone(
             expected = method.embed("video", video)["vt"].mean(0)
             assert torch.equal(features.video["vt"][row], expected), row
             audio = extractor.windows_of(sample, "audio")
-            backbone = method.towers["audio"](audio).mean(0)
+            backbone = method.towers.encode("audio", audio).mean(0)
             assert torch.equal(features.audio["features"][row], backbone), row
     assert row == len(features) - 1
 
