@@ -102,6 +102,23 @@ class ClipCutter:
                 target[channel, index] = plane[rows, columns]
         return out
 
+    def video_windows(self, sample: OpenSample, starts: list[float]) -> torch.Tensor:
+        """(W, 3, T, h, w): :meth:`video` at each of ``starts`` (centre crops), the frames
+        decoded in one pass when the windows lie close together (an evaluation segment's
+        windows cover it) rather than with a seek per window."""
+        count, fps = self.clip_frames, sample.fps
+        firsts = [min(int(round(start * fps)), max(sample.num_frames - 1, 0))
+                  for start in starts]
+        span = max(firsts) + count - min(firsts)
+        if span > 2 * count * len(starts):  # sparse windows: a seek each decodes less
+            return torch.stack([self.video(sample, start) for start in starts])
+        frames = [torch.from_numpy(np.stack(planes))  # (3, H, W) each
+                  for planes in sample.reader.iter_frames(min(firsts), span, fps)]
+        offsets = [first - min(firsts) for first in firsts]
+        box = center_crop_box(*frames[0].shape[-2:], self.crop_size)
+        return torch.stack([crop_to_size(torch.stack(frames[o : o + count], dim=1), box,
+                                         self.crop_size) for o in offsets])
+
     def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
         """The clip's waveform (samples,) float32 mono at 16 kHz, and whether the sample
         has audio (zeros, silence, when it has none)."""
