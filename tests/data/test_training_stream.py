@@ -211,3 +211,28 @@ def test_too_few_shards_for_the_readers_is_a_clear_error(tiny_shards):
     config = small_config(tiny_shards["howto100m"], num_workers=shards + 1)
     with pytest.raises(ValueError, match=f"{shards} shards cannot feed 1 process"):
         TrainingStream(config, TOKENIZER)
+
+
+def test_each_sample_is_opened_and_tokenised_once_for_all_its_clips(tiny_shards, monkeypatch):
+    config = small_config(tiny_shards["howto100m"], clips_per_sample=3, shuffle_buffer=16)
+    opened, tokenised = [], []
+    real_init, real_call = ClipReader.__init__, WordTokenizer.__call__
+
+    def counting_init(self, source, *args):
+        opened.append(source)
+        real_init(self, source, *args)
+
+    def counting_call(self, texts, max_words):
+        tokenised.append(tuple(texts))
+        return real_call(self, texts, max_words)
+
+    monkeypatch.setattr(ClipReader, "__init__", counting_init)
+    monkeypatch.setattr(WordTokenizer, "__call__", counting_call)
+    stream = TrainingStream(config, TOKENIZER)
+    batches = first_batches(stream, 4)
+    clips = [m["key"] for b in batches for m in b["meta"]]
+    assert len(set(map(id, opened))) == len(opened) < len(clips)  # one open per sample
+    assert len(tokenised) == len(opened)
+    assert not stream.clips.open.states  # every mp4 closed when the stream stopped
+    expected = first_batches(TrainingStream(config, TOKENIZER), 4)
+    assert_same_batches(batches, expected)
