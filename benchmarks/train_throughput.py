@@ -14,7 +14,10 @@ are the demo's (``demo_train_config()``: MMV-FAC with the audio-text term, batch
 - ``memory``: the same model and loop fed from 8 batches taken from the same stream
   beforehand and cycled (no decoding during training);
 - ``1 proc`` / ``2 procs``: the real loader, ``torchrun --nproc_per_node N -m mmssl.train``,
-  batch 64 per process (the global batch doubles with 2), 1 torch thread per process.
+  batch 64 per process (the global batch doubles with 2), 1 torch thread per process;
+- ``threads``: the real loader with ``threads: 0`` (the product's choice,
+  ``mmssl/data/threads.py``: the cores less the loader workers) against torch's own
+  default (one thread per core, what ``threads: 0`` meant before).
 
 Each comparison alternates its runs ``--rounds`` times (the shared machine's load drifts) and
 reports medians and the per-round ratios. Steps/s and samples/s are from the run's own
@@ -129,43 +132,78 @@ def scaling(shards: str, root: Path, steps: int, rounds: int) -> dict:
             "ratios_2_over_1": ratios}
 
 
+def thread_choice(shards: str, root: Path, steps: int, rounds: int) -> dict:
+    """``threads: 0`` (auto) against torch's default thread count, alternated."""
+    runs = {"auto": [], "torch_default": []}
+    for index in range(rounds):
+        for name in runs:
+            out = root / f"threads-{name}{index}"
+            config = bench_config(shards, out, steps,
+                                  threads=0 if name == "auto" else os.cpu_count())
+            train(config, progress=False)
+            runs[name].append({**summarise(out, config.data.batch_size),
+                               "threads": torch.get_num_threads()})
+    ratios = [a["samples_per_s"] / b["samples_per_s"]
+              for a, b in zip(runs["auto"], runs["torch_default"], strict=True)]
+    return {**{name: _median_run(r) for name, r in runs.items()}, "rounds": runs,
+            "ratios_auto_over_default": ratios}
+
+
+PARTS = {"data_path": loader_vs_memory, "processes": scaling, "threads": thread_choice}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shards", help="prepared HowTo100M-format shards (else synthesised)")
     parser.add_argument("--videos", type=int, default=40)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--json", default="benchmarks/results/train_throughput.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         shards = args.shards or make_shards(root, args.videos)
         list(narration_texts([shards]))  # warm the page cache for every run alike
-        results = {"data_path": loader_vs_memory(shards, root, args.steps, args.rounds),
-                   "processes": scaling(shards, root, args.steps, args.rounds)}
+        results = {part: PARTS[part](shards, root, args.steps, args.rounds)
+                   for part in args.parts}
     results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "torch": torch.__version__, "load_avg": os.getloadavg(),
                           "gpu": "none lent to this task"}
     results["settings"] = {"steps": args.steps, "rounds": args.rounds, "log_every": LOG_EVERY,
                            "skipped_intervals": SKIP_INTERVALS, "shards": args.shards or
                            f"synthetic, {args.videos} videos"}
-    data = results["data_path"]
-    print(f"{'path':<10}{'steps/s':>9}{'samples/s':>11}{'data wait':>11}")
-    for name in ("loader", "memory"):
-        r = data[name]
-        print(f"{name:<10}{r['steps_per_s']:>9.3f}{r['samples_per_s']:>11.1f}"
-              f"{r['data_wait_fraction']:>11.3f}")
-    print(f"loader / memory = {data['ratio']:.3f} (median of rounds: "
-          f"{', '.join(f'{r:.3f}' for r in data['ratios'])})")
-    print(f"{'processes':<10}{'samples/s':>11}{'steps/s':>9}{'data wait':>11}")
-    for n in ("1", "2"):
-        r = results["processes"][n]
-        print(f"{n:<10}{r['samples_per_s']:>11.1f}{r['steps_per_s']:>9.3f}"
-              f"{r['data_wait_fraction']:>11.3f}")
-    print("2 / 1 processes samples/s: "
-          + ", ".join(f"{r:.2f}" for r in results["processes"]["ratios_2_over_1"]))
+    print_results(results)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def print_results(results: dict) -> None:
+    if "data_path" in results:
+        data = results["data_path"]
+        print(f"{'path':<10}{'steps/s':>9}{'samples/s':>11}{'data wait':>11}")
+        for name in ("loader", "memory"):
+            r = data[name]
+            print(f"{name:<10}{r['steps_per_s']:>9.3f}{r['samples_per_s']:>11.1f}"
+                  f"{r['data_wait_fraction']:>11.3f}")
+        print(f"loader / memory = {data['ratio']:.3f} (median of rounds: "
+              f"{', '.join(f'{r:.3f}' for r in data['ratios'])})")
+    if "processes" in results:
+        print(f"{'processes':<10}{'samples/s':>11}{'steps/s':>9}{'data wait':>11}")
+        for n in ("1", "2"):
+            r = results["processes"][n]
+            print(f"{n:<10}{r['samples_per_s']:>11.1f}{r['steps_per_s']:>9.3f}"
+                  f"{r['data_wait_fraction']:>11.3f}")
+        print("2 / 1 processes samples/s: "
+              + ", ".join(f"{r:.2f}" for r in results["processes"]["ratios_2_over_1"]))
+    if "threads" in results:
+        print(f"{'threads':<14}{'count':>6}{'samples/s':>11}{'data wait':>11}")
+        for name in ("auto", "torch_default"):
+            r = results["threads"][name]
+            print(f"{name:<14}{r['threads']:>6.0f}{r['samples_per_s']:>11.1f}"
+                  f"{r['data_wait_fraction']:>11.3f}")
+        print("auto / torch default samples/s: " + ", ".join(
+            f"{r:.2f}" for r in results["threads"]["ratios_auto_over_default"]))
 
 
 if __name__ == "__main__":

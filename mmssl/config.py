@@ -230,7 +230,8 @@ class TrainConfig:
     output_dir: str = setting("runs/train", "run directory (config, log, checkpoints)")
     mixed_precision: str = setting("no", "accelerate's mixed precision: no | fp16 | bf16")
     log_every: int = setting(20, "steps between log records")
-    threads: int = setting(0, "torch CPU threads per process (0: torch's default)")
+    threads: int = setting(0, "torch CPU threads per process (0: the process's share of "
+                           "the cores less its loader workers, mmssl/data/threads.py)")
     checkpoint_every: int = setting(500, "steps between resumable checkpoints (0: none)")
     keep_checkpoints: int = setting(3, "newest resumable checkpoints kept")
     resume: str = setting("", '"latest" or a checkpoints/step-N directory to continue from')

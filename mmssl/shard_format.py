@@ -203,15 +203,80 @@ def words_of(text: str) -> list[str]:
     return [word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))]
 
 
-def read_manifest(directory: str | Path) -> dict:
-    """The manifest of a prepared dataset, with shard names resolved to full paths."""
-    directory = Path(directory)
-    path = directory / MANIFEST_NAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: prepare the dataset first (mmssl prep ... --out {directory})"
-        )
-    manifest = json.loads(path.read_text())
+# The component of a shard location that names the shard files: a brace pattern
+# (``shard-{000000..000099}.tar``) or one tar, as WebDataset writes them.
+_SHARD_NAME = re.compile(r"[^/\s]*\{[^}/\s]*\}[^/\s]*|[^/\s]*\.tar\b")
+
+
+def is_url(location: str | Path) -> bool:
+    """Whether ``location`` is a URL (``scheme://...``) or a ``pipe:`` command rather than a
+    local path."""
+    text = str(location)
+    return text.startswith("pipe:") or bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text))
+
+
+def located(location: str | Path, name: str) -> str:
+    """Where file ``name`` of a prepared dataset at ``location`` is: in the directory or
+    under the URL prefix, or — for a location naming its shards (a brace pattern, a tar,
+    a ``pipe:`` command reading one) — in place of that name."""
+    text = str(location)
+    names = list(_SHARD_NAME.finditer(text))
+    if names:
+        last = names[-1]
+        return text[: last.start()] + name + text[last.end():]
+    if is_url(text):
+        return text.rstrip("/") + "/" + name
+    return str(Path(text) / name)
+
+
+def stats_location(tar_location: str | Path) -> str:
+    """Where a shard's stats file is: :func:`stats_path` for a local tar; for a URL or a
+    ``pipe:`` command, the same location with the tar's name replaced."""
+    if not is_url(tar_location):
+        return str(stats_path(tar_location))
+    tar_name = _SHARD_NAME.findall(str(tar_location))[-1]
+    return located(tar_location, tar_name.removesuffix(".tar") + ".stats.json")
+
+
+def read_manifest(location: str | Path, read=None) -> dict:
+    """The manifest of a prepared dataset, with shard names resolved to full paths or URLs.
+
+    ``location``: the directory, a URL prefix (``https://host/data``), a brace pattern of
+    its shards (``.../shard-{000000..000099}.tar``: only those shards are listed, in
+    manifest order) or a ``pipe:`` command reading them (``pipe:curl -s URL``); the
+    manifest is read from the same place (:func:`located`). ``read``: URL → bytes, for
+    locations that are not local paths (``mmssl.data.shard_urls.read_location``).
+    """
+    where = located(location, MANIFEST_NAME)
+    if is_url(where):
+        if read is None:
+            raise ValueError(f"{location}: a remote dataset needs a URL reader")
+        manifest = json.loads(read(where))
+    else:
+        if not Path(where).is_file():
+            raise FileNotFoundError(f"{where} not found: prepare the dataset first "
+                                    f"(mmssl prep ... --out {location})")
+        manifest = json.loads(Path(where).read_text())
+    named = list(_SHARD_NAME.finditer(str(location)))
     for shard in manifest["shards"]:
-        shard["path"] = str(directory / shard["name"])
+        shard["path"] = located(location, shard["name"])
+    if named:  # only the shards the location names
+        wanted = set(expand_braces(named[-1].group()))
+        manifest["shards"] = [shard for shard in manifest["shards"] if shard["name"] in wanted]
     return manifest
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``shard-{000..002}.tar`` → the three names (zero-padded to the first bound's width);
+    ``{a,b}`` lists expand too, several braces multiply out."""
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if match is None:
+        return [pattern]
+    body, head, tail = match.group(1), pattern[: match.start()], pattern[match.end():]
+    bounds = re.fullmatch(r"(\d+)\.\.(\d+)", body)
+    if bounds:
+        first, last = bounds.groups()
+        options = [f"{i:0{len(first)}d}" for i in range(int(first), int(last) + 1)]
+    else:
+        options = body.split(",")
+    return [name for option in options for name in expand_braces(head + option + tail)]

@@ -86,16 +86,25 @@ def random_resized_box(frame_h: int, frame_w: int, size: tuple[int, int],
     return CropBox(top, left, crop_h, crop_w, frame_h, frame_w)
 
 
+def check_frame_size(box: CropBox, height: int, width: int) -> None:
+    """A :class:`ValueError` unless the frames are the size ``box`` was drawn for."""
+    if (height, width) != (box.frame_height, box.frame_width):
+        raise ValueError(f"a crop box drawn for {box.frame_height}×{box.frame_width} frames "
+                         f"cannot cut {height}×{width} frames")
+
+
+def is_plain_cut(box: CropBox, size: tuple[int, int]) -> bool:
+    """Whether ``box`` is already the output size (cut out, nothing resampled)."""
+    return (box.height, box.width) == tuple(size)
+
+
 def crop_to_size(video: torch.Tensor, box: CropBox, size: tuple[int, int]) -> torch.Tensor:
     """``box`` cut out of every frame and scaled to ``size`` (bilinear, antialiased):
     (C, T, H, W) uint8 → (C, T, h, w) uint8. The frames must have the size the box was
     drawn for (a :class:`ValueError` otherwise)."""
-    height, width = video.shape[-2:]
-    if (height, width) != (box.frame_height, box.frame_width):
-        raise ValueError(f"a crop box drawn for {box.frame_height}×{box.frame_width} frames "
-                         f"cannot cut {height}×{width} frames")
+    check_frame_size(box, *video.shape[-2:])
     crop = video[:, :, box.top : box.top + box.height, box.left : box.left + box.width]
-    if (box.height, box.width) == tuple(size):
+    if is_plain_cut(box, size):
         return crop.contiguous()
     resized = TF.resize(crop.transpose(0, 1), list(size), antialias=True)
     return resized.transpose(0, 1).contiguous()

@@ -1,31 +1,55 @@
-"""Clips to batches: fixed-size groups, stacked into the batch contract.
+"""Clips to batches: the batch contract, and the buffers clips are decoded into.
 
 A batch stacks each tensor field of its clips along a new first axis (``video``
-(B, 3, T, H, W), ``audio`` (B, 1, n_mels, frames), ``audio_mask`` (B,), ``text``
+(B, 3, T, H, W) uint8, ``audio`` (B, samples) float32, ``audio_mask`` (B,), ``text``
 (B, K, L), ``text_mask`` (B, K), ``video_view2`` when present) and keeps ``meta`` as the
 list of the clips' dicts.
+
+The large fields need not be stacked at all: :func:`batch_buffers` allocates them once per
+batch and each clip is decoded straight into its row (:meth:`BatchBuffers.row`), so a clip's
+pixels are copied once between the decoder and the model. Inside a DataLoader worker the
+buffers are in shared memory, so handing the batch to the main process copies nothing
+either (as ``default_collate`` does for the tensors it stacks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
 
 import torch
 
 
-def groups(items: Iterable, size: int) -> Iterator[list]:
-    """Consecutive lists of ``size`` items; an incomplete last group is dropped."""
-    group = []
-    for item in items:
-        group.append(item)
-        if len(group) == size:
-            yield group
-            group = []
+def batch_tensor(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised tensor for a batch field; in shared memory inside a DataLoader
+    worker (the way ``torch.utils.data.default_collate`` allocates what it stacks there)."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    empty = torch.empty(0, dtype=dtype)
+    storage = empty._typed_storage()._new_shared(math.prod(shape), device=empty.device)
+    return empty.new(storage).view(shape)
 
 
-def collate(items: list[dict]) -> dict:
-    """Stack a list of per-clip dicts into the batch contract."""
-    batch = {key: torch.stack([torch.as_tensor(item[key]) for item in items])
+class BatchBuffers:
+    """The large fields of one batch, ``{field: (B, ...) tensor}``, filled row by row.
+
+    ``shapes``: ``{field: (per-clip shape, dtype)}``. :meth:`row` gives the views of row i
+    to decode clip i into; a clip that fails leaves its row to the next one.
+    """
+
+    def __init__(self, size: int, shapes: dict[str, tuple[tuple[int, ...], torch.dtype]]):
+        self.tensors = {name: batch_tensor((size, *shape), dtype)
+                        for name, (shape, dtype) in shapes.items()}
+
+    def row(self, index: int) -> dict[str, torch.Tensor]:
+        return {name: tensor[index] for name, tensor in self.tensors.items()}
+
+
+def collate(items: list[dict], filled: BatchBuffers | None = None) -> dict:
+    """Stack a list of per-clip dicts into the batch contract; the fields of ``filled``
+    are taken as they are (each clip's were decoded into its row)."""
+    done = filled.tensors if filled is not None else {}
+    batch = {key: done[key] if key in done else
+             torch.stack([torch.as_tensor(item[key]) for item in items])
              for key in items[0] if key != "meta"}
     batch["meta"] = [item["meta"] for item in items]
     return batch

@@ -2,19 +2,27 @@
 
 An open sample is a :class:`~mmssl.media.ClipReader` on its mp4 plus its metadata
 (``mmssl.shard_format``). A clip is ``clip_frames`` consecutive frames, cropped to the
-batch's ``crop_size`` (:mod:`mmssl.data.augment`), and the 16 kHz audio under them; only
-the frames a clip needs are decoded. Frames stay uint8: the method normalises them on its
-device (:func:`mmssl.models.inputs.normalize_video`), with the settings of its model.
+batch's ``crop_size`` (:mod:`mmssl.data.augment`), and the 16 kHz waveform under them; only
+the frames and audio packets a clip needs are decoded. Nothing else is computed here:
+frames stay uint8 and audio a waveform, and the method turns them into encoder inputs on
+its device, in batches (:meth:`mmssl.methods.towers.Towers.inputs`: normalisation, log-mel).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from mmssl.data.augment import CropBox, center_crop_box, crop_to_size
-from mmssl.media.logmel import LogMel
+from mmssl.data.augment import (
+    CropBox,
+    center_crop_box,
+    check_frame_size,
+    crop_to_size,
+    is_plain_cut,
+)
 from mmssl.media.reader import ClipReader
 from mmssl.shard_format import AUDIO_RATE
 
@@ -49,40 +57,72 @@ class OpenSample(SampleTiming):
 
 
 class ClipCutter:
-    """Video (3, T, h, w) uint8 and log-mel (1, n_mels, frames) for a clip start time;
+    """Video (3, T, h, w) uint8 and audio (samples,) float32 for a clip start time;
     ``crop_size`` is (h, w)."""
 
-    def __init__(self, clip_frames: int, logmel: LogMel, crop_size: tuple[int, int]):
+    def __init__(self, clip_frames: int, crop_size: tuple[int, int]):
         self.clip_frames = clip_frames
-        self.logmel = logmel
         self.crop_size = tuple(crop_size)
 
     @classmethod
     def from_config(cls, config) -> ClipCutter:
-        """The cutter of a :class:`~mmssl.config.DataConfig`: its clip length, crop size and
-        log-mel settings, the same for training, evaluation and export."""
-        return cls(config.clip_frames, LogMel(n_mels=config.n_mels, window_ms=config.window_ms,
-                                              hop_ms=config.hop_ms), config.crop_size)
+        """The cutter of a :class:`~mmssl.config.DataConfig`: its clip length and crop size,
+        the same for training, evaluation and export."""
+        return cls(config.clip_frames, config.crop_size)
 
     def clip_seconds(self, fps: float) -> float:
         return self.clip_frames / fps
 
-    def video(self, sample: OpenSample, start: float, box: CropBox | None = None
-              ) -> torch.Tensor:
+    def audio_samples(self, fps: float) -> int:
+        """Waveform samples of a clip at ``fps``: round(clip_frames / fps · 16000)."""
+        return int(round(self.clip_seconds(fps) * AUDIO_RATE))
+
+    def video(self, sample: OpenSample, start: float, box: CropBox | None = None,
+              out: torch.Tensor | None = None) -> torch.Tensor:
         """Frames from ``round(start * fps)`` (the last frame repeats past the end), the
-        ``box`` of each (default: the centre crop) scaled to ``crop_size``."""
+        ``box`` of each (default: the centre crop) scaled to ``crop_size``: (3, T, h, w)
+        uint8, written into ``out`` when given (the clip's place in its batch)."""
         first = min(int(round(start * sample.fps)), max(sample.num_frames - 1, 0))
-        frames = torch.from_numpy(sample.reader.frames(first, self.clip_frames, sample.fps))
-        video = frames.permute(3, 0, 1, 2)
-        box = box or center_crop_box(*video.shape[-2:], self.crop_size)
-        return crop_to_size(video, box, self.crop_size)
+        frames = sample.reader.iter_frames(first, self.clip_frames, sample.fps)
+        head = next(frames)
+        box = box or center_crop_box(*head[0].shape, self.crop_size)
+        if not is_plain_cut(box, self.crop_size):  # resampled: every frame in one call
+            planes = [torch.from_numpy(np.stack(p)) for p in itertools.chain([head], frames)]
+            clip = crop_to_size(torch.stack(planes, dim=1), box, self.crop_size)
+            return clip if out is None else out.copy_(clip)
+        if out is None:
+            out = torch.empty((3, self.clip_frames, *self.crop_size), dtype=torch.uint8)
+        # A plain cut: each plane's box is copied straight to its place in ``out``, once.
+        rows, columns = (slice(box.top, box.top + box.height),
+                         slice(box.left, box.left + box.width))
+        target = out.numpy()
+        for index, planes in enumerate(itertools.chain([head], frames)):
+            check_frame_size(box, *planes[0].shape)
+            for channel, plane in enumerate(planes):
+                target[channel, index] = plane[rows, columns]
+        return out
+
+    def video_windows(self, sample: OpenSample, starts: list[float]) -> torch.Tensor:
+        """(W, 3, T, h, w): :meth:`video` at each of ``starts`` (centre crops), the frames
+        decoded in one pass when the windows lie close together (an evaluation segment's
+        windows cover it) rather than with a seek per window."""
+        count, fps = self.clip_frames, sample.fps
+        firsts = [min(int(round(start * fps)), max(sample.num_frames - 1, 0))
+                  for start in starts]
+        span = max(firsts) + count - min(firsts)
+        if span > 2 * count * len(starts):  # sparse windows: a seek each decodes less
+            return torch.stack([self.video(sample, start) for start in starts])
+        frames = [torch.from_numpy(np.stack(planes))  # (3, H, W) each
+                  for planes in sample.reader.iter_frames(min(firsts), span, fps)]
+        offsets = [first - min(firsts) for first in firsts]
+        box = center_crop_box(*frames[0].shape[-2:], self.crop_size)
+        return torch.stack([crop_to_size(torch.stack(frames[o : o + count], dim=1), box,
+                                         self.crop_size) for o in offsets])
 
     def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
-        """Log-mel of the clip's audio, and whether there was any (all zeros when none)."""
-        count = int(round(self.clip_seconds(sample.fps) * AUDIO_RATE))
+        """The clip's waveform (samples,) float32 mono at 16 kHz, and whether the sample
+        has audio (zeros, silence, when it has none)."""
+        count = self.audio_samples(sample.fps)
         if sample.has_audio:
-            waveform = sample.reader.audio_window(start, count)
-            return self.logmel(torch.from_numpy(waveform))[None], True
-        frames = self.logmel.num_frames(count)
-        return torch.zeros(1, self.logmel.mel.n_mels, frames), False
-
+            return torch.from_numpy(sample.reader.audio_window(start, count)), True
+        return torch.zeros(count), False

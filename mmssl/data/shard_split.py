@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from mmssl.config import ConfigError, DataConfig
-from mmssl.shard_format import read_manifest
+from mmssl.data.shard_urls import fetch_manifest
 
 
 def reader_shards(paths: list[str], seed: int, epoch: int, rank: int, world: int, worker: int,
@@ -44,7 +44,7 @@ def data_plan(config: DataConfig, world: int, seed: int = 0) -> dict:
     workers = max(1, config.num_workers)
     counts = {}
     for directory in (config.mix or {config.shards: 1.0}):
-        for shard in read_manifest(directory)["shards"]:
+        for shard in fetch_manifest(directory)["shards"]:
             if shard["samples"]:
                 counts[shard["path"]] = shard["samples"]
     if not config.mix:

@@ -7,6 +7,12 @@ vocabulary — goes through here, so a bad sample is treated the same way everyw
 is skipped and counted by reason (:class:`SkipCounter`), the stream goes on, and the
 first sample of each reason is named in a warning. ``SkipCounter(strict=True)`` turns
 the first bad sample into an error instead.
+
+A dataset's location may be a directory, a URL prefix, a brace pattern of shard URLs or a
+``pipe:`` command (:mod:`mmssl.data.shard_urls`): tars are read as streams, so remote
+shards are never copied to disk; a connection that drops mid-shard is reopened where it
+stopped and counted (``connection_retried``), and a shard that still cannot be read is
+counted and the next one read.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import webdataset as wds
+from webdataset.tariterators import group_by_keys, tar_file_expander
 
 from mmssl.data.clips import OpenSample, SampleTiming
+from mmssl.data.shard_urls import fetch_manifest, open_location
 from mmssl.media import ClipReader, MediaError
-from mmssl.shard_format import MEDIA_KEY, META_KEY, check_meta, decode_meta, read_manifest
+from mmssl.shard_format import MEDIA_KEY, META_KEY, check_meta, decode_meta
 
 
 class SkipCounter:
@@ -33,6 +40,7 @@ class SkipCounter:
     def __init__(self, strict: bool = False):
         self.counts: dict[str, int] = {}
         self.strict = strict
+        self._last_error: Exception | None = None
 
     def __call__(self, reason: str, detail: str) -> None:
         if self.strict:
@@ -42,22 +50,45 @@ class SkipCounter:
             warnings.warn(f"skipping bad sample ({reason}): {detail}", stacklevel=2)
 
     def handler(self, error: Exception) -> bool:
-        """webdataset error handler: count and continue (re-raise when strict)."""
+        """webdataset error handler: count and continue (re-raise when strict). A shard
+        whose stream is lost raises the same error in the member being read and again in
+        the tar around it; it is counted once."""
         if self.strict:
             raise error
-        self(type(error).__name__, str(error))
+        if error is not self._last_error:
+            self(type(error).__name__, str(error))
+        self._last_error = error
         return True
 
 
-def shard_paths(directory: str) -> list[str]:
-    """Paths of the shards of a prepared dataset that hold samples, in manifest order."""
-    return [shard["path"] for shard in read_manifest(directory)["shards"] if shard["samples"]]
+def shard_paths(location: str) -> list[str]:
+    """Paths or URLs of the shards of a prepared dataset that hold samples, in manifest
+    order."""
+    return [shard["path"] for shard in fetch_manifest(location)["shards"] if shard["samples"]]
+
+
+def shard_streams(urls: Iterable[str], skip: SkipCounter) -> Iterator[dict]:
+    """``{"url", "stream"}`` for each shard, the stream closed once the next is asked for;
+    a shard that does not open is counted and the next one opened."""
+    for url in urls:
+        try:
+            stream = open_location(url, lambda detail, url=url: skip(
+                "connection_retried", f"{url}: {detail}"))
+        except (OSError, ValueError) as error:
+            skip(type(error).__name__, f"{url}: {error}")
+            continue
+        try:
+            yield {"url": url, "stream": stream}
+        finally:
+            stream.close()
 
 
 def raw_samples(urls: Iterable[str], skip: SkipCounter) -> Iterator[dict]:
     """Tar members grouped into samples (``{"__key__", "__url__", "json", "mp4", ...}``);
-    a shard that cannot be read is counted and the next one is read."""
-    return wds.tarfile_to_samples(handler=skip.handler)({"url": url} for url in urls)
+    a shard that cannot be read (or whose connection is lost for good) is counted and the
+    next one is read."""
+    files = tar_file_expander(shard_streams(urls, skip), handler=skip.handler)
+    return group_by_keys(files, handler=skip.handler)
 
 
 def sample_where(sample: dict) -> str:
@@ -110,7 +141,7 @@ def open_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = 
             skip(error.reason, f"{sample.where}: {error}")
             continue
         if need_video and reader.video is None:
-            reader.container.close()
+            reader.close()
             skip("no_video_stream", sample.where)
             continue
         with reader:
@@ -123,26 +154,30 @@ def open_dataset(directory: str, skip: SkipCounter, need_video: bool = True
     return open_samples(raw_samples(shard_paths(directory), skip), skip, need_video)
 
 
-def read_metas(directory: str, skip: SkipCounter | None = None) -> Iterator[dict]:
-    """The JSON member of every sample of a prepared dataset, in order, without reading
-    any media. A shard that cannot be read, or a JSON member that does not decode or lacks
-    a field readers need (:func:`~mmssl.shard_format.check_meta`), is
-    counted in ``skip`` (default: a fresh counter) and reading goes on."""
+def read_metas(location: str, skip: SkipCounter | None = None) -> Iterator[dict]:
+    """The JSON member of every sample of a prepared dataset (a directory or any location
+    :func:`shard_paths` takes), in order, without reading any media. A shard that cannot be
+    read, or a JSON member that does not decode or lacks a field readers need
+    (:func:`~mmssl.shard_format.check_meta`), is counted in ``skip`` (default: a fresh
+    counter) and reading goes on."""
     skip = skip if skip is not None else SkipCounter()
-    for path in shard_paths(directory):
+    for path in shard_paths(location):
         yield from shard_metas(path, skip)
 
 
 def shard_metas(path: str, skip: SkipCounter) -> Iterator[dict]:
-    """The JSON members of one shard (:func:`read_metas`, for one tar)."""
-    try:
-        with tarfile.open(path) as tar:
-            for member in tar:
-                if member.name.endswith("." + META_KEY):
-                    where = f"{path}: {member.name}"
-                    try:
-                        yield check_meta(decode_meta(tar.extractfile(member).read()))
-                    except ValueError as error:
-                        skip(getattr(error, "reason", type(error).__name__), f"{where}: {error}")
-    except (OSError, tarfile.TarError) as error:
-        skip(type(error).__name__, f"{path}: {error}")
+    """The JSON members of one shard, a local path or a URL (:func:`read_metas`, for one
+    tar)."""
+    for shard in shard_streams([path], skip):
+        try:
+            with tarfile.open(fileobj=shard["stream"], mode="r|*") as tar:
+                for member in tar:
+                    if member.name.endswith("." + META_KEY):
+                        where = f"{path}: {member.name}"
+                        try:
+                            yield check_meta(decode_meta(tar.extractfile(member).read()))
+                        except ValueError as error:
+                            skip(getattr(error, "reason", type(error).__name__),
+                                 f"{where}: {error}")
+        except (OSError, tarfile.TarError) as error:
+            skip(type(error).__name__, f"{path}: {error}")

@@ -44,6 +44,17 @@ def read_tokenizer_file(path: str | Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
+def padded_ids(rows: list[list[int]], max_words: int) -> torch.Tensor:
+    """Token ids per text → (N, max_words) int64, truncated and padded with 0.
+
+    Texts are encoded one at a time (``encode``, not ``encode_batch``): a few short
+    narrations per call are cheaper than waking the library's thread pool, which on a
+    loaded machine cost milliseconds per call, and loader workers run one thread each.
+    """
+    return torch.tensor([row[:max_words] + [0] * (max_words - len(row[:max_words]))
+                         for row in rows], dtype=torch.long).reshape(len(rows), max_words)
+
+
 class _SavedTokenizer:
     """Loading and saving, the same for every tokenizer here: ``self.tokenizer`` is a
     ``tokenizers.Tokenizer`` written as one JSON file."""
@@ -97,14 +108,11 @@ class WordTokenizer(_SavedTokenizer):
         return self.tokenizer.get_vocab()
 
     def __call__(self, texts: list[str], max_words: int) -> torch.Tensor:
-        ids = torch.zeros(len(texts), max_words, dtype=torch.long)
-        for row, encoding in enumerate(self.tokenizer.encode_batch(texts)):
-            # Words mapped to the padding id are dropped before truncation: a vocabulary
-            # whose unknown token is [PAD] (MIL-NCE's dictionary, mmssl.convert) skips the
-            # words it lacks, as MIL-NCE's loaders do.
-            tokens = [token for token in encoding.ids if token != 0][:max_words]
-            ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-        return ids
+        # Words mapped to the padding id are dropped before truncation: a vocabulary whose
+        # unknown token is [PAD] (MIL-NCE's dictionary, mmssl.convert) skips the words it
+        # lacks, as MIL-NCE's loaders do.
+        return padded_ids([[token for token in self.tokenizer.encode(text).ids if token != 0]
+                           for text in texts], max_words)
 
 
 class SubwordTokenizer(_SavedTokenizer):
@@ -151,11 +159,8 @@ class SubwordTokenizer(_SavedTokenizer):
 
     def __call__(self, texts: list[str], max_words: int) -> torch.Tensor:
         self.tokenizer.enable_truncation(max_length=max_words)
-        ids = torch.zeros(len(texts), max_words, dtype=torch.long)
-        for row, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
-            tokens = encoding.ids[:max_words]
-            ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long) + 1
-        return ids
+        return padded_ids([[i + 1 for i in self.tokenizer.encode(text).ids] for text in texts],
+                          max_words)
 
 
 def build_tokenizer(model_config, shards: Iterable[str]):

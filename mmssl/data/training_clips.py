@@ -6,16 +6,23 @@ narration and which K − 1 neighbours as candidates (:func:`candidates`, by the
 second view's start and both crop boxes. Planning reads the sample's JSON member only (the
 mp4 is not even opened) and makes every random draw, the crop box included
 (:mod:`mmssl.data.augment`: a random crop of ``crop_size`` from the frames scaled to cover
-it, drawn from the frame size in the JSON member). Materialising a plan opens the mp4,
-decodes the frames and the audio under the clip, crops them, computes the log-mel and
-tokenises the candidates; it draws nothing, so a clip depends on its plan alone.
+it, drawn from the frame size in the JSON member). Materialising a plan decodes the frames
+and the audio under the clip, crops the frames and picks the candidates' token ids; it
+draws nothing, so a clip depends on its plan alone.
+
+What is done once per sample is done once per sample, not once per clip
+(:class:`OpenSamples`): the mp4 is opened when the first of its plans is materialised and
+closed after the last (opening an mp4 costs about as much as decoding a third of a
+16-frame clip), and its narrations are tokenised in one call then. The log-mel and the
+video normalisation are not done here at all: the method computes them on its device, in
+batches (:meth:`mmssl.methods.towers.Towers.inputs`).
 
 The split lets a resumed stream replay the plans of the batches already trained on — tar
 reading and random draws — and decode only what it yields. The draws are made in the same
 order as when clips were built in one step, so the clips are the same too.
 
 A clip (one item of the batch contract): ``video`` (3, T, h, w) uint8 with (h, w) =
-``crop_size``, ``audio`` (1, n_mels, frames) log-mel, ``audio_mask`` bool, ``text`` (K, L)
+``crop_size``, ``audio`` (samples,) float32 waveform, ``audio_mask`` bool, ``text`` (K, L)
 int64 with the anchor narration at k = 0, ``text_mask`` (K,) bool, ``meta``; with
 ``views=2`` also ``video_view2``, both views random resized crops.
 """
@@ -42,33 +49,102 @@ from mmssl.shard_format import clip_key
 class ClipPlan:
     """Everything that decides one training clip, before anything is decoded.
 
-    ``sample`` is the shard sample (shared by the plans of one sample); ``texts`` the
-    candidate narrations, anchor first; ``start`` the clip's start in the sample, seconds;
-    ``meta`` the clip's batch meta (key, video_id, start in the source, anchor); ``crops``
-    each view's crop box. With two views, ``second_start`` is the second view's start.
+    ``sample`` is the shard sample and ``narrations`` its narrations that start inside it
+    (both shared by the plans of one sample, ``siblings`` of them); ``rows`` the candidate
+    narrations' indices in ``narrations``, anchor first; ``start`` the clip's start in the
+    sample, seconds; ``meta`` the clip's batch meta (key, video_id, start in the source,
+    anchor); ``crops`` each view's crop box. With two views, ``second_start`` is the
+    second view's start.
     """
 
     sample: ShardSample
-    texts: tuple[str, ...]
+    narrations: tuple[str, ...]
+    rows: tuple[int, ...]
     start: float
     meta: dict
     crops: tuple[CropBox, ...]
+    siblings: int = 1
     second_start: float | None = None
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The candidate narrations, anchor first."""
+        return tuple(self.narrations[row] for row in self.rows)
+
+
+@dataclass
+class _SampleState:
+    sample: ShardSample  # held so that its id() is not reused while the state lives
+    remaining: int
+    reader: ClipReader | None = None
+    token_ids: torch.Tensor | None = None
+
+
+class OpenSamples:
+    """The open mp4 and the narrations' token ids of every sample with plans still to be
+    materialised, so each sample is opened and tokenised once whatever its clip count.
+
+    A plan's sample stays open from its first materialised plan to its last one *done*
+    (materialised, failed or replayed: :meth:`done` once per plan), so at most one reader
+    per sample with plans in the shuffle buffer is open: about ``shuffle_buffer /
+    clips_per_sample`` of them, ~1.4 MiB each at 298×224 after decoding.
+    """
+
+    def __init__(self, tokenizer: WordTokenizer, max_words: int):
+        self.tokenizer, self.max_words = tokenizer, max_words
+        self.states: dict[int, _SampleState] = {}
+
+    def _state(self, plan: ClipPlan) -> _SampleState:
+        key = id(plan.sample)
+        if key not in self.states:
+            self.states[key] = _SampleState(plan.sample, plan.siblings)
+        return self.states[key]
+
+    def reader(self, plan: ClipPlan) -> ClipReader:
+        """The sample's open mp4 (opened now if this is its first clip)."""
+        state = self._state(plan)
+        if state.reader is None:
+            state.reader = ClipReader(plan.sample.media)
+        return state.reader
+
+    def token_ids(self, plan: ClipPlan) -> torch.Tensor:
+        """(len(narrations), max_words) ids of the sample's narrations, tokenised once."""
+        state = self._state(plan)
+        if state.token_ids is None:
+            state.token_ids = self.tokenizer(list(plan.narrations), self.max_words)
+        return state.token_ids
+
+    def done(self, plan: ClipPlan) -> None:
+        """One of the sample's plans is done with; after the last, the mp4 is closed."""
+        state = self._state(plan)
+        state.remaining -= 1
+        if state.remaining <= 0:
+            if state.reader is not None:
+                state.reader.close()
+            del self.states[id(plan.sample)]
+
+    def close(self) -> None:
+        """Close every open mp4 (the stream stopped before their last plans)."""
+        for state in self.states.values():
+            if state.reader is not None:
+                state.reader.close()
+        self.states.clear()
 
 
 class TrainingClips:
     """Per sample, ``clips_per_sample`` anchor narrations, each with its K neighbouring
-    candidates and the clip cut around it: :meth:`plans`, then :meth:`materialise`."""
+    candidates and the clip cut around it: :meth:`plans`, then :meth:`materialise` (or
+    :meth:`skip`) each plan exactly once."""
 
     def __init__(self, config: DataConfig, tokenizer: WordTokenizer):
         if config.views not in (1, 2):
             raise ValueError(f"data.views must be 1 or 2, got {config.views}")
         self.config = config
-        self.tokenizer = tokenizer
         self.cutter = ClipCutter.from_config(config)
         # Empty means the method's own; a stream built for a method gets it resolved
         # (mmssl.training.loop), one built from a DataConfig alone masks.
         self.rule = candidate_rule(config.candidates, "")
+        self.open = OpenSamples(tokenizer, config.max_words)
 
     def plans(self, samples: Iterator[ShardSample], rng: random.Random,
               skip: SkipCounter) -> Iterator[ClipPlan]:
@@ -80,12 +156,14 @@ class TrainingClips:
                 skip("no_narration", sample.where)
                 continue
             anchors = rng.sample(range(len(texts)), min(self.config.clips_per_sample, len(texts)))
+            narrations = tuple(t["text"] for t in texts)
             # All of a sample's draws before its first plan is handed on: the shuffle buffer
             # downstream draws from the same RNG each time it takes an item.
-            yield from [self._plan(sample, texts, anchor, rng) for anchor in anchors]
+            yield from [self._plan(sample, texts, narrations, anchor, len(anchors), rng)
+                        for anchor in anchors]
 
-    def _plan(self, sample: ShardSample, texts: list[dict], anchor: int,
-              rng: random.Random) -> ClipPlan:
+    def _plan(self, sample: ShardSample, texts: list[dict], narrations: tuple[str, ...],
+              anchor: int, siblings: int, rng: random.Random) -> ClipPlan:
         # The anchor goes first: K = 1 methods (CLIP, AVLnet) read candidate 0 only.
         chosen = candidates([t["start"] for t in texts], [t["end"] for t in texts], anchor,
                             self.config.num_candidates, self.rule)
@@ -106,28 +184,46 @@ class TrainingClips:
         absolute = sample.meta["start"] + start
         meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
                 "anchor": texts[anchor]["text"]}
-        return ClipPlan(sample, tuple(texts[i]["text"] for i in chosen), start, meta, crops,
+        return ClipPlan(sample, narrations, tuple(chosen), start, meta, crops, siblings,
                         second)
 
-    def materialise(self, plan: ClipPlan) -> dict:
-        """Decode and compute the clip ``plan`` describes. Raises :class:`MediaError` when
-        its mp4 does not open, its frames or audio cannot be decoded, or its frames are not
-        the size its JSON member gives."""
-        k = self.config.num_candidates
-        text = torch.zeros(k, self.config.max_words, dtype=torch.long)
-        text[: len(plan.texts)] = self.tokenizer(list(plan.texts), self.config.max_words)
-        with ClipReader(plan.sample.media) as reader:
-            sample = OpenSample(reader, plan.sample.meta, plan.sample.where)
+    def skip(self, plan: ClipPlan) -> None:
+        """A plan replayed without being materialised (its batch was trained on)."""
+        self.open.done(plan)
+
+    def video_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """``{field: (per-clip shape, dtype)}`` of the clips' video views, which
+        :meth:`materialise` can decode straight into a batch's rows."""
+        shape = (3, self.config.clip_frames, *self.config.crop_size)
+        views = ["video", "video_view2"][: self.config.views]
+        return {name: (shape, torch.uint8) for name in views}
+
+    def materialise(self, plan: ClipPlan, out: dict[str, torch.Tensor] | None = None
+                    ) -> dict:
+        """Decode and cut the clip ``plan`` describes, its video views into ``out``'s
+        tensors when given (a batch's row, :meth:`video_fields`). Raises
+        :class:`MediaError` when its mp4 does not open, its frames or audio cannot be
+        decoded, or its frames are not the size its JSON member gives."""
+        out = out or {}
+        try:
+            sample = OpenSample(self.open.reader(plan), plan.sample.meta, plan.sample.where)
+            k = self.config.num_candidates
+            text = torch.zeros(k, self.config.max_words, dtype=torch.long)
+            text[: len(plan.rows)] = self.open.token_ids(plan)[list(plan.rows)]
             audio, has_audio = self.cutter.audio(sample, plan.start)
-            clip = {"video": self._video(sample, plan.start, plan.crops[0]), "audio": audio,
-                    "audio_mask": has_audio, "text": text,
-                    "text_mask": torch.arange(k) < len(plan.texts), "meta": plan.meta}
+            clip = {"video": self._video(sample, plan.start, plan.crops[0], out.get("video")),
+                    "audio": audio, "audio_mask": has_audio, "text": text,
+                    "text_mask": torch.arange(k) < len(plan.rows), "meta": plan.meta}
             if plan.second_start is not None:
-                clip["video_view2"] = self._video(sample, plan.second_start, plan.crops[1])
+                clip["video_view2"] = self._video(sample, plan.second_start, plan.crops[1],
+                                                  out.get("video_view2"))
+        finally:
+            self.open.done(plan)
         return clip
 
-    def _video(self, sample: OpenSample, start: float, box: CropBox) -> torch.Tensor:
+    def _video(self, sample: OpenSample, start: float, box: CropBox,
+               out: torch.Tensor | None) -> torch.Tensor:
         try:
-            return self.cutter.video(sample, start, box)
+            return self.cutter.video(sample, start, box, out)
         except ValueError as error:  # frames of another size than the sample's JSON says
             raise MediaError("frame_size_mismatch", sample.where, str(error)) from error

@@ -3,8 +3,8 @@
 Per reader (process × DataLoader worker, :mod:`mmssl.data.shard_split`)::
 
     shards → tar samples → shuffle buffer → JSON members read → clip plans → shuffle buffer
-           → [replayed: the plans of batches already trained on] → materialised clips
-           → groups of batch_size → collate
+           → [replayed: the plans of batches already trained on] → clips materialised
+             into the rows of a batch (video decoded in place) → collate
 
 Both shuffle buffers hold raw samples or plans, never decoded clips, and one RNG per reader
 makes every draw (shuffles, anchors, starts, crops), so the plan stream is a function of
@@ -25,7 +25,7 @@ import torch
 import webdataset as wds
 
 from mmssl.config import DataConfig
-from mmssl.data.batching import collate, groups
+from mmssl.data.batching import BatchBuffers, collate
 from mmssl.data.shard_mix import mix_sources, resampled_urls
 from mmssl.data.shard_split import check_readers, reader_shards
 from mmssl.data.shards import SkipCounter, raw_samples, read_samples
@@ -82,24 +82,31 @@ class TrainingStream(torch.utils.data.IterableDataset):
         worker = ((info.id if info else 0) + self.start_batch) % workers
         rng = random.Random(hash((self.seed, self.first_epoch, self.rank, worker)))
         plans = wds.shuffle(self.config.shuffle_buffer, rng=rng)(self._plans(rng, worker, workers))
-        size = self.config.batch_size
-        self.replay(plans, batches_before(self.start_batch, worker, workers) * size)
-        for items in groups(self._materialised(plans), size):
-            batch = collate(items)
-            # Skips are counted in the worker; each batch carries that worker's running
-            # totals so the training loop can log them.
-            batch["skipped"] = {"worker": worker, "counts": dict(self.skip.counts)}
-            yield batch
+        self.replay(plans, batches_before(self.start_batch, worker, workers)
+                    * self.config.batch_size)
+        try:
+            while True:
+                batch = self._batch(plans)
+                # Skips are counted in the worker; each batch carries that worker's running
+                # totals so the training loop can log them.
+                batch["skipped"] = {"worker": worker, "counts": dict(self.skip.counts)}
+                yield batch
+        finally:  # no mp4 stays open in a process that may fork loader workers later
+            self.clips.open.close()
 
     def replay(self, plans: Iterator[ClipPlan], count: int) -> None:
         """Take the next ``count`` plans, already trained on, without decoding them."""
-        next(itertools.islice(plans, count, count), None)
+        for plan in itertools.islice(plans, count):
+            self.clips.skip(plan)
 
-    def _materialised(self, plans: Iterator[ClipPlan]) -> Iterator[dict]:
-        failed = 0
+    def _batch(self, plans: Iterator[ClipPlan]) -> dict:
+        """The next ``batch_size`` clips that decode, each decoded into its row."""
+        size = self.config.batch_size
+        rows = BatchBuffers(size, self.clips.video_fields())
+        clips, failed = [], 0
         for plan in plans:
             try:
-                clip = self.clips.materialise(plan)
+                clips.append(self.clips.materialise(plan, rows.row(len(clips))))
             except MediaError as error:
                 self.skip(error.reason, f"{plan.sample.where}: {error}")
                 failed += 1
@@ -109,7 +116,9 @@ class TrainingStream(torch.utils.data.IterableDataset):
                                        f"decode, the last {plan.sample.where}: {error}") from error
                 continue
             failed = 0
-            yield clip
+            if len(clips) == size:
+                return collate(clips, rows)
+        raise AssertionError("the plan stream is endless")
 
     def _plans(self, rng: random.Random, worker: int, workers: int) -> Iterator[ClipPlan]:
         if self.config.mix:

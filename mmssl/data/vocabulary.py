@@ -24,8 +24,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from mmssl.data.shard_urls import read_location
 from mmssl.data.shards import SkipCounter, read_metas, shard_metas, shard_paths
-from mmssl.shard_format import normalized, stats_path, words_of
+from mmssl.shard_format import normalized, stats_location, words_of
 
 NAMED_SHARDS = 3  # shards named in the warning about missing word counts
 
@@ -56,7 +57,7 @@ def stats_words(tar_path: str) -> Counter[str] | None:
     """The ``words`` of a shard's stats file, or None when the file is missing, is not
     JSON, or has no well-formed ``words``."""
     try:
-        words = json.loads(stats_path(tar_path).read_text(encoding="utf-8")).get("words")
+        words = json.loads(read_location(stats_location(tar_path))).get("words")
     except (OSError, ValueError, AttributeError):
         return None
     if not isinstance(words, dict) or not all(
@@ -68,13 +69,13 @@ def stats_words(tar_path: str) -> Counter[str] | None:
 
 def _problem(tar_path: str) -> str:
     """Why a shard's stats gave no word counts, in a few words."""
-    path = stats_path(tar_path)
+    name = stats_location(tar_path).rpartition("/")[2]
     try:
-        stats = json.loads(path.read_text(encoding="utf-8"))
+        stats = json.loads(read_location(stats_location(tar_path)))
     except OSError:
-        return f"{path.name} missing"
+        return f"{name} missing"
     except ValueError:
-        return f"{path.name} is not JSON"
+        return f"{name} is not JSON"
     return ("written before word counts" if isinstance(stats, dict) and "words" not in stats
             else "bad words field")
 

@@ -16,8 +16,12 @@ Level ``"backbone"``: f is the frozen encoder, ``method.towers.encode(modality, 
 each window once. Text is the sample's first text (its sentence/label).
 
 Audio-only samples (AudioSet files with no video) are kept when video is not asked for; a
-segment without an audio track gets zeros and ``has_audio = False``. Unreadable samples are
-skipped and counted by reason, never silently dropped.
+segment without an audio track gets silence and ``has_audio = False``. Unreadable samples
+are skipped and counted by reason, never silently dropped.
+
+Segments are decoded in DataLoader workers (:mod:`mmssl.eval.segments`) while the model
+encodes the windows already decoded; the model turns the uint8 frames and the waveforms
+into its inputs itself, on its device, in batches (normalisation, log-mel).
 
 Windows are encoded in batches of up to ``batch_size`` clips (``EvalConfig.batch_size``)
 that may hold the windows of several segments; each segment's W results are then averaged
@@ -27,8 +31,9 @@ to float rounding in the batched kernels. Sentences are encoded in batches too.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -37,11 +42,18 @@ from torch import Tensor
 from tqdm import tqdm
 
 from mmssl.config import EvalConfig
-from mmssl.data.candidates import window_starts
 from mmssl.data.clips import ClipCutter, OpenSample
-from mmssl.data.shards import SkipCounter, open_dataset
-from mmssl.media import MediaError
-from mmssl.shard_format import clip_key
+from mmssl.data.threads import core_share, decode_workers
+from mmssl.eval.segments import (
+    SegmentWindows,
+    segment_duration,
+    segment_key,
+    segment_loader,
+    segment_windows,
+)
+
+__all__ = ["FeatureExtractor", "SegmentFeatures", "WindowAverager", "segment_duration",
+           "segment_key", "subset_filter"]
 
 LEVELS = ("embedding", "backbone")
 
@@ -69,18 +81,6 @@ class SegmentFeatures:
                 for name in ("video", "audio", "text")}
         return SegmentFeatures([self.keys[i] for i in rows], [self.metas[i] for i in rows],
                                **pick, has_audio=self.has_audio[index], skipped=self.skipped)
-
-
-def segment_key(meta: dict) -> str:
-    """``<video_id>@<start seconds, 2 decimals>``: names a segment in results and exports."""
-    return clip_key(meta["video_id"], meta["start"])
-
-
-def segment_duration(sample: OpenSample) -> float:
-    """Seconds of the segment: from the frames, or from the span for audio-only samples."""
-    if sample.num_frames:
-        return sample.duration
-    return float(sample.meta["end"]) - float(sample.meta["start"])
 
 
 class WindowAverager:
@@ -148,11 +148,14 @@ class FeatureExtractor:
         batch_size: clips (or sentences) per forward pass.
         window_margin: seconds the last window ends before the segment's end
             (:func:`~mmssl.data.candidates.window_starts`; MIL-NCE's protocol: 0.4).
+        workers: loader workers decoding segments beside the model (None: half the
+            process's cores, :func:`mmssl.data.threads.decode_workers`; 0: none).
     """
 
     def __init__(self, method, data_config, tokenizer, windows: int = 10,
                  levels: tuple[str, ...] = ("embedding",),
-                 batch_size: int = EvalConfig.batch_size, window_margin: float = 0.0):
+                 batch_size: int = EvalConfig.batch_size, window_margin: float = 0.0,
+                 workers: int | None = None):
         if not levels or set(levels) - set(LEVELS):
             raise ValueError(f"feature levels must be among {LEVELS}, got {levels!r}")
         if windows < 1:
@@ -165,6 +168,7 @@ class FeatureExtractor:
         self.max_words = data_config.max_words
         self.cutter = ClipCutter.from_config(data_config)
         self.device = next(method.parameters()).device
+        self.workers = decode_workers(workers)
 
     @torch.no_grad()
     def encode(self, modality: str, x: Tensor) -> dict[str, Tensor]:
@@ -189,15 +193,9 @@ class FeatureExtractor:
 
     def windows_of(self, sample: OpenSample, modality: str) -> Tensor:
         """The segment's W input windows of ``modality``: (W, 3, T, h, w) uint8 video (centre
-        crops of ``crop_size``) or
-        (W, 1, n_mels, frames) log-mel, starting at ``linspace(0, max(0, d - c - margin),
-        W)``."""
-        starts = window_starts(segment_duration(sample),
-                               self.cutter.clip_seconds(sample.fps or 1.0), self.windows,
-                               self.window_margin)
-        if modality == "video":
-            return torch.stack([self.cutter.video(sample, s) for s in starts])
-        return torch.stack([self.cutter.audio(sample, s)[0] for s in starts])
+        crops of ``crop_size``) or (W, samples) float32 waveforms, starting at
+        ``linspace(0, max(0, d - c - margin), W)``."""
+        return segment_windows(self.cutter, sample, modality, self.windows, self.window_margin)
 
     @torch.no_grad()
     def extract(self, shards: str, modalities=None, keep: Callable[[dict], bool] | None = None,
@@ -213,31 +211,43 @@ class FeatureExtractor:
             raise ValueError(f"{type(self.method).__name__} has no {sorted(missing)} tower")
         clips = [m for m in wanted if m != "text"]
         averagers = {m: WindowAverager(partial(self.encode, m), self.batch_size) for m in clips}
-        skip = SkipCounter()
-        keys, metas, has_audio = [], [], []
-        samples = open_dataset(shards, skip, need_video="video" in wanted)
-        for sample in tqdm(samples, desc="eval: embed", unit="segment", disable=not progress):
-            if keep is not None and not keep(sample.meta):
-                continue
-            try:  # decode every window before queueing any: a bad sample leaves no trace
-                windows = {m: self.windows_of(sample, m) for m in clips}
-            except MediaError as error:
-                skip(error.reason, f"{sample.where}: {error}")
-                continue
-            for modality, x in windows.items():
-                averagers[modality].add(x)
-            keys.append(segment_key(sample.meta))
-            metas.append(sample.meta)
-            has_audio.append(sample.has_audio)
+        keys, metas, has_audio, skipped = [], [], [], {}
+        dataset = SegmentWindows(shards, self.cutter, self.windows, clips, keep,
+                                 need_video="video" in wanted, margin=self.window_margin)
+        with self._threads_beside_workers():
+            items = segment_loader(dataset, self.workers)
+            for item in tqdm(items, desc="eval: embed", unit="sample", disable=not progress):
+                skipped[item["skipped"]["worker"]] = item["skipped"]["counts"]
+                if "key" not in item:  # skipped or filtered out
+                    continue
+                for modality in clips:
+                    averagers[modality].add(item[modality])
+                keys.append(item["key"])
+                metas.append(item["meta"])
+                has_audio.append(item["has_audio"])
+        counts = dict(sum((Counter(c) for c in skipped.values()), Counter()))
         if not keys:
-            raise ValueError(f"{shards}: no segment to evaluate (skipped: {skip.counts})")
+            raise ValueError(f"{shards}: no segment to evaluate (skipped: {counts})")
         features = {m: averager.finish() for m, averager in averagers.items()}
         if "text" in wanted:
             features["text"] = self.encode_text([(m.get("texts") or [{"text": ""}])[0]["text"]
                                                  for m in metas])
         return SegmentFeatures(keys, metas, **features, has_audio=torch.tensor(has_audio),
-                               skipped=dict(skip.counts))
+                               skipped=counts)
 
+    @contextmanager
+    def _threads_beside_workers(self):
+        """While workers decode on this machine's cores, the model's torch threads keep to
+        the cores they leave (threads waiting on each other cost far more than the cores
+        they would add); the thread count is put back after."""
+        before = torch.get_num_threads()
+        share = max(1, core_share() - self.workers)
+        if self.workers and before > share:
+            torch.set_num_threads(share)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 def subset_filter(subset: str | None) -> Callable[[dict], bool] | None:

@@ -3,10 +3,13 @@
 The file is opened once; each window of frames is read by seeking to the keyframe before it
 and decoding forward (shards use a short GOP, so that costs at most one GOP); the audio
 track is decoded once, on first use. Converting to RGB reuses one swscale context, which is
-several times faster than a fresh conversion per frame.
+several times faster than a fresh conversion per frame, and gives planar RGB, which batches
+(channels first) take without a transpose.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import av
 import numpy as np
@@ -16,6 +19,7 @@ from mmssl.media.decode import AUDIO_RATE, decode_audio_stream, is_mono_at
 from mmssl.media.probe import MediaError, MediaSource, open_media
 
 AUDIO_PREROLL_SECONDS = 0.2
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # a frame's R, G, B planes, (H, W) uint8
 
 
 class ClipReader:
@@ -26,6 +30,11 @@ class ClipReader:
         self.audio_rate = audio_rate
         self.container = open_media(source)
         self.video = self.container.streams.video[0] if self.container.streams.video else None
+        if self.video is not None:
+            # One decoding thread: parallelism comes from loader workers, and FFmpeg's
+            # default (a thread per core) in every open reader of every worker would
+            # start hundreds of threads for clips too small to share.
+            self.video.codec_context.thread_count = 1
         self.has_audio = bool(self.container.streams.audio)
         self._reformatter = VideoReformatter()
         self._audio: np.ndarray | None = None
@@ -34,19 +43,31 @@ class ClipReader:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.container.close()
 
     def frames(self, first: int, count: int, fps: float) -> np.ndarray:
         """Frames ``first .. first + count - 1`` as (count, H, W, 3) uint8; past the last
         frame, the last frame repeats."""
+        return np.stack([np.stack(planes, axis=-1)
+                         for planes in self.iter_frames(first, count, fps)])
+
+    def iter_frames(self, first: int, count: int, fps: float) -> Iterator[Planes]:
+        """The frames of :meth:`frames` one at a time, each as its (R, G, B) planes,
+        (H, W) uint8 views of the converted frame: a consumer that wants channels first,
+        as batches hold them, copies each plane where it belongs once, with no transpose."""
         if self.video is None:
             raise MediaError("no_video_stream", self.source)
-        images = self._decode_from(max(first, 0), count, fps)
-        if not images:
+        given, last = 0, None
+        for planes in self._decode_from(max(first, 0), count, fps):
+            given, last = given + 1, planes
+            yield planes
+        if last is None:
             raise MediaError("segment_out_of_range", self.source, f"frame {first}")
-        while len(images) < count:
-            images.append(images[-1])
-        return np.stack(images)
+        for _ in range(count - given):
+            yield last
 
     def audio_window(self, start: float, count: int) -> np.ndarray:
         """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded.
@@ -88,29 +109,38 @@ class ClipReader:
             self._audio = decode_audio_stream(self.container, self.audio_rate, self.source)
         return self._audio
 
-    def _decode_from(self, first: int, count: int, fps: float) -> list[np.ndarray]:
+    def _decode_from(self, first: int, count: int, fps: float) -> Iterator[Planes]:
         stream = self.video
         target = first / fps
         offset = stream.start_time or 0
         self.container.seek(offset + int(target / stream.time_base), stream=stream,
                             backward=True)
-        images, last = [], None
+        given, last = 0, None
         try:
             for frame in self.container.decode(stream):
                 last = frame
                 if round(float(frame.time or 0.0) * fps) < first:
                     continue
-                images.append(self._rgb(frame))
-                if len(images) == count:
-                    break
+                yield self._planes(frame)
+                given += 1
+                if given == count:
+                    return
         except av.FFmpegError as error:
             raise MediaError("decode_error", self.source, str(error)) from error
-        if not images and last is not None:  # asked past the end: hold the last frame
-            images.append(self._rgb(last))
-        return images
+        if not given and last is not None:  # asked past the end: hold the last frame
+            yield self._planes(last)
 
     def _rgb(self, frame) -> np.ndarray:
         return self._reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
+
+    def _planes(self, frame) -> Planes:
+        """Planar RGB through swscale (``gbrp``: the same values as ``rgb24``, cheaper to
+        convert, and no transpose to channels first)."""
+        image = self._reformatter.reformat(frame, format="gbrp", threads=1)
+        green, blue, red = (np.frombuffer(plane, np.uint8)
+                            .reshape(plane.height, plane.line_size)[:, : plane.width]
+                            for plane in image.planes)
+        return red, green, blue
 
 
 def _overlay(out: np.ndarray, piece: np.ndarray, offset: int) -> None:

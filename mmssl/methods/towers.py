@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
+from mmssl.media.logmel import LogMel, log_mel
 from mmssl.methods.scoring import Scoring
 from mmssl.models import AUDIO_ENCODERS, TEXT_ENCODERS, VIDEO_ENCODERS
 from mmssl.models.inputs import normalize_video
@@ -87,25 +88,38 @@ def build_encoder(config: TrainConfig, modality: str, vocab_size: int = 0) -> nn
 class Towers(nn.ModuleDict):
     """The encoders by modality (``towers["video"]`` is the video encoder, its parameters
     named ``towers.video.*``), and the step from what a batch holds to what an encoder
-    takes: :meth:`inputs` normalises uint8 video with the model's ``video_mean`` /
-    ``video_std`` (non-persistent buffers: they come from the config, and move with the
-    model to its device); audio log-mel and text token ids pass as they are."""
+    takes (:meth:`inputs`), on the model's device: uint8 video is normalised with the
+    model's ``video_mean`` / ``video_std``, audio waveforms become log-mel spectrograms
+    (:mod:`mmssl.media.logmel`, the run's ``data.n_mels`` / ``window_ms`` / ``hop_ms``),
+    text token ids pass as they are. Those settings are non-persistent buffers: they come
+    from the config and move with the model, and no checkpoint holds them."""
 
     video_mean: Tensor
     video_std: Tensor
+    mel_window: Tensor
+    mel_filters: Tensor
 
     def __init__(self, encoders: dict[str, nn.Module], video_mean=(0.0,) * 3,
-                 video_std=(1.0,) * 3):
+                 video_std=(1.0,) * 3, logmel: LogMel | None = None):
         super().__init__(encoders)
         self.register_buffer("video_mean", torch.tensor(video_mean, dtype=torch.float32),
                              persistent=False)
         self.register_buffer("video_std", torch.tensor(video_std, dtype=torch.float32),
                              persistent=False)
+        # The log-mel's own buffers, held here rather than as a child module: every child
+        # of this ModuleDict is an encoder.
+        logmel = logmel or LogMel()
+        self.mel_hop = logmel.hop
+        self.register_buffer("mel_window", logmel.window, persistent=False)
+        self.register_buffer("mel_filters", logmel.filters, persistent=False)
 
     def inputs(self, modality: str, x: Tensor) -> Tensor:
-        """Batch input → encoder input: video (B, 3, T, H, W) uint8 → normalised float."""
+        """Batch input → encoder input: video (B, 3, T, H, W) uint8 → normalised float;
+        audio (B, samples) waveforms → (B, 1, n_mels, frames) log-mel."""
         if modality == "video":
             return normalize_video(x, self.video_mean, self.video_std)
+        if modality == "audio":
+            return log_mel(x, self.mel_window, self.mel_filters, self.mel_hop)
         return x
 
     def encode(self, modality: str, x: Tensor) -> Tensor:
@@ -116,7 +130,8 @@ class Towers(nn.ModuleDict):
 def build_towers(config: TrainConfig, vocab_size: int, modalities) -> Towers:
     """Encoders for ``modalities`` (video, audio, text) named in ``config.model``."""
     return Towers({modality: build_encoder(config, modality, vocab_size)
-                   for modality in modalities}, config.model.video_mean, config.model.video_std)
+                   for modality in modalities}, config.model.video_mean, config.model.video_std,
+                  LogMel.from_config(config.data))
 
 
 def load_pretrained(towers: nn.ModuleDict, config: TrainConfig, vocabulary: dict[str, int]
@@ -172,7 +187,7 @@ def embed(towers: Towers, spaces: EmbeddingSpaces, modality: str, x: Tensor,
     """Embeddings of ``x`` in every space its modality meets another in, as ``scoring``
     compares them (L2-normalised when it scores cosine similarities).
 
-    video (B, 3, T, H, W) uint8, audio (B, 1, mels, frames), text (..., L) token ids
+    video (B, 3, T, H, W) uint8, audio (B, samples) waveforms, text (..., L) token ids
     → ``{pair: (..., dim)}``.
     """
     flat = x.reshape(-1, x.shape[-1]) if modality == "text" else x

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from mmssl.checkpoint import save_checkpoint
 from mmssl.config import TrainConfig, save_config
 from mmssl.data.candidates import candidate_rule
+from mmssl.data.threads import torch_threads
 from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
 from mmssl.data.training_stream import TrainingStream
 from mmssl.methods import build_method
@@ -66,8 +67,8 @@ class Run:
     """Everything one training run holds: config, accelerator, model, optimiser, data."""
 
     def __init__(self, config: TrainConfig, progress: bool):
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        # threads: 0 leaves the count to the machine's cores and the loader's workers.
+        torch.set_num_threads(torch_threads(config.threads, config.data.num_workers))
         seed_everything(config.seed)
         self.config, self.progress = config, progress
         self.accelerator = Accelerator(mixed_precision=config.mixed_precision,
@@ -110,8 +111,10 @@ class Run:
         stream = TrainingStream(data, self.tokenizer, config.seed,
                                 accelerator.process_index, accelerator.num_processes,
                                 start_batch=start_batch)
+        # Pinned host memory lets each batch's copy to the GPU overlap the step.
         loader = torch.utils.data.DataLoader(stream, batch_size=None,
-                                             num_workers=config.data.num_workers)
+                                             num_workers=config.data.num_workers,
+                                             pin_memory=accelerator.device.type == "cuda")
         return iter(loader)
 
     def restore(self, directory: Path, training: dict) -> None:

@@ -82,7 +82,7 @@ def test_one_segment_per_batch_averages_exactly_as_encoding_each_segment_alone(
             expected = method.embed("video", video)["vt"].mean(0)
             assert torch.equal(features.video["vt"][row], expected), row
             audio = extractor.windows_of(sample, "audio")
-            backbone = method.towers["audio"](audio).mean(0)
+            backbone = method.towers.encode("audio", audio).mean(0)
             assert torch.equal(features.audio["features"][row], backbone), row
     assert row == len(features) - 1
 
@@ -97,3 +97,17 @@ def test_sentences_in_batches_match_sentences_alone(loaded, tiny_shards):
     for space in a:
         assert a[space].shape[0] == len(sentences)
         torch.testing.assert_close(b[space], a[space], rtol=1e-5, atol=1e-5)
+
+
+def test_segments_decoded_in_workers_arrive_in_order_and_match_decoding_here(
+        loaded, tiny_shards):
+    method, train_config, tokenizer = loaded
+    runs = [FeatureExtractor(method, train_config.data, tokenizer, 2, ("embedding",),
+                             batch_size=4, workers=workers).extract(str(tiny_shards["youcook2"]))
+            for workers in (0, 2)]
+    here, workers = runs
+    assert workers.keys == here.keys and workers.metas == here.metas and len(here) >= 3
+    assert torch.equal(workers.has_audio, here.has_audio)
+    for modality in ("video", "audio", "text"):
+        for name, value in getattr(here, modality).items():
+            assert torch.equal(getattr(workers, modality)[name], value), (modality, name)

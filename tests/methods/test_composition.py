@@ -51,7 +51,7 @@ def batch(dtype=torch.float64) -> dict:
                                    dtype=torch.uint8),
             "video_view2": torch.randint(0, 256, (B, 3, FRAMES, 16, 16), generator=g,
                                          dtype=torch.uint8),
-            "audio": torch.randn(B, 1, 40, 16, generator=g, dtype=dtype),
+            "audio": torch.randn(B, 2400, generator=g, dtype=dtype),  # 16 log-mel frames
             "audio_mask": torch.tensor(HAS_AUDIO),
             "text": torch.randint(1, VOCAB, (B, K, WORDS), generator=g),
             "text_mask": torch.tensor(TEXT_MASK, dtype=torch.bool)}

@@ -1,0 +1,63 @@
+"""Cutting clips out of a shard sample: frames copied straight into their place in a batch
+equal the frames cut the plain way, one pass over a segment's windows equals a seek per
+window, and audio is the waveform."""
+
+import numpy as np
+import pytest
+import torch
+
+from mmssl.data.augment import center_crop_box, cover_crop_box, crop_to_size
+from mmssl.data.clips import ClipCutter, OpenSample
+from mmssl.media import ClipReader, VideoEncoding, mp4_bytes
+
+FPS = 8.0
+
+
+@pytest.fixture(scope="module")
+def sample():
+    frames = np.random.default_rng(0).integers(0, 255, (40, 60, 80, 3), dtype=np.uint8)
+    audio = np.random.default_rng(1).standard_normal((1, 80000)).astype(np.float32) * 0.1
+    media = mp4_bytes(frames, VideoEncoding(fps=FPS), audio)
+    meta = {"fps": FPS, "num_frames": 40, "width": 80, "height": 60, "has_audio": True}
+    with ClipReader(media) as reader:
+        yield OpenSample(reader, meta, "test")
+
+
+def reference(sample, cutter, start, box):
+    """The clip cut the plain way: every frame decoded, stacked, then cropped."""
+    first = int(round(start * FPS))
+    frames = torch.from_numpy(sample.reader.frames(first, cutter.clip_frames, FPS))
+    return crop_to_size(frames.permute(3, 0, 1, 2), box, cutter.crop_size)
+
+
+@pytest.mark.parametrize("crop", [(60, 60), (40, 50)])  # a plain cut; a resampled box
+def test_a_clip_decoded_into_its_batch_row_equals_the_plain_cut(sample, crop):
+    import random
+
+    cutter = ClipCutter(8, crop)
+    box = cover_crop_box(60, 80, crop, random.Random(3))
+    batch = torch.zeros(2, 3, 8, *crop, dtype=torch.uint8)
+    out = cutter.video(sample, 1.5, box, out=batch[1])
+    assert out.data_ptr() == batch[1].data_ptr()
+    assert torch.equal(batch[1], reference(sample, cutter, 1.5, box))
+    assert torch.equal(cutter.video(sample, 4.9, box), reference(sample, cutter, 4.9, box))
+
+
+def test_one_pass_over_a_segments_windows_equals_a_seek_per_window(sample):
+    cutter = ClipCutter(8, (48, 48))
+    starts = [0.0, 0.6, 1.9, 3.4, 4.5]  # overlapping; the last runs past the end
+    box = center_crop_box(60, 80, (48, 48))
+    windows = cutter.video_windows(sample, starts)
+    assert windows.shape == (5, 3, 8, 48, 48)
+    for row, start in enumerate(starts):
+        assert torch.equal(windows[row], reference(sample, cutter, start, box)), start
+
+
+def test_audio_is_the_clips_waveform_or_silence(sample):
+    cutter = ClipCutter(8, (48, 48))
+    waveform, has_audio = cutter.audio(sample, 1.0)
+    assert has_audio and waveform.shape == (16000,) and waveform.dtype == torch.float32
+    assert torch.equal(waveform, torch.from_numpy(sample.reader.audio_window(1.0, 16000)))
+    silent = OpenSample(sample.reader, {**sample.meta, "has_audio": False}, "test")
+    waveform, has_audio = cutter.audio(silent, 1.0)
+    assert not has_audio and not waveform.any() and waveform.shape == (16000,)
