@@ -88,10 +88,10 @@ def test_text_and_audio_embeddings_follow_avlnets_forward(released, converted):
         torch.testing.assert_close(method.embed("text", ids)["vt"],
                                    gated(state, "GU_text_captions", pooled),
                                    rtol=1e-4, atol=1e-5)
-        mel = torch.randn(2, 1, 40, 96)
-        features = method.towers["audio"](mel)
+        waveform = torch.randn(2, 16000)  # one second; the method computes its log-mel
+        features = method.towers["audio"](method.towers.inputs("audio", waveform))
         audio = gated(state, "GU_audio", features) @ state["DAVEnet_projection.weight"].T
-        torch.testing.assert_close(method.embed("audio", mel)["at"],
+        torch.testing.assert_close(method.embed("audio", waveform)["at"],
                                    audio + state["DAVEnet_projection.bias"], rtol=1e-4,
                                    atol=1e-5)
 
