@@ -26,6 +26,7 @@ import webdataset as wds
 
 from mmssl.config import DataConfig
 from mmssl.data.batching import collate, groups
+from mmssl.data.labelled_clips import LabelledClips
 from mmssl.data.shard_mix import mix_sources, resampled_urls
 from mmssl.data.shard_split import check_readers, reader_shards
 from mmssl.data.shards import SkipCounter, raw_samples, read_samples
@@ -69,7 +70,9 @@ class TrainingStream(torch.utils.data.IterableDataset):
         self.paths = [path for paths, _ in self.sources for path in paths]
         if not config.mix:
             check_readers(config, len(self.paths), world)
-        self.clips = TrainingClips(config, tokenizer)
+        # Narrated clips (MIL-NCE's) unless the config asks for labelled ones (SupCon's).
+        self.clips = LabelledClips(config) if config.label_key else TrainingClips(config,
+                                                                                  tokenizer)
         self.skip = SkipCounter()
         self.first_epoch = 0
 

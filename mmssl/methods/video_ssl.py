@@ -2,7 +2,8 @@
 
 ``simclr`` (Chen et al., ICML 2020): encoder → projector → NT-Xent over the 2N views
 (cosine similarity / ``loss.temperature``; the loss normalises, so ``loss.normalize`` must
-stay true), negatives from the global batch.
+stay true), negatives from the global batch, in blocks of ``loss.chunk_size`` anchors when
+set.
 ``byol`` (Grill et al., NeurIPS 2020): online encoder → projector → predictor regresses
 the other view's target projection (2 − 2·cos: no temperature, no choice of scoring); the
 target (encoder + projector) is an EMA of the online network,
@@ -50,11 +51,13 @@ class SimCLR(Method):
 
     def __init__(self, config: TrainConfig, vocab_size: int = 0):
         super().__init__()
-        self.towers, self.projector = projected_video_tower(config, "simclr", SCORING_FIELDS)
+        self.towers, self.projector = projected_video_tower(
+            config, "simclr", SCORING_FIELDS | {"loss.chunk_size"})
         self.scoring = Scoring.from_config(config.loss, "simclr", cosine_only=True)
         self.weights = resolve_weights(self.default_weights, config.loss.weights, "simclr")
         self.objective = NTXentLoss(temperature=self.scoring.temperature,
-                                    gather_distributed=True)
+                                    gather_distributed=True,
+                                    chunk_size=config.loss.chunk_size)
 
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         """``{"video": projector(encoder(x))}`` (B, vat_dim), not normalised (NT-Xent does)."""

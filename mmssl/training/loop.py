@@ -9,7 +9,6 @@ checkpoints, the logs and ``max_steps`` all count global steps.
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from mmssl.data.training_stream import TrainingStream
 from mmssl.methods import build_method
 from mmssl.methods.towers import load_pretrained
 from mmssl.training.accumulate import accumulated_step
+from mmssl.training.launch import accelerator_options, describe, launch_record, write_launch
 from mmssl.training.observe import Interval, RunLog, memory
 from mmssl.training.optim import build_optimizer
 from mmssl.training.schedule import build_schedule
@@ -58,14 +58,6 @@ def narration_texts(shards_dirs: list[str]):
                 yield text["text"]
 
 
-def launched_on_cpus() -> bool:
-    """True when several processes were launched (``WORLD_SIZE`` > 1, as torchrun and
-    ``accelerate launch`` set it) on a machine without CUDA. Accelerate treats such a launch
-    as multi-process (gloo) only when told it runs on CPUs; otherwise every process would
-    train alone on its own data and all would write the same run directory."""
-    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
 class Run:
     """Everything one training run holds: config, accelerator, model, optimiser, data."""
 
@@ -74,8 +66,9 @@ class Run:
             torch.set_num_threads(config.threads)
         seed_everything(config.seed)
         self.config, self.progress = config, progress
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision,
-                                       cpu=launched_on_cpus())
+        # Processes, precision and backend as the launcher and the config say (launch.py).
+        self.accelerator = Accelerator(**accelerator_options(config))
+        self.launch = launch_record(self.accelerator, config)
         self.run_dir = Path(config.output_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.tokenizer = _tokenizer(config, self.run_dir, self.accelerator)
@@ -117,7 +110,9 @@ class Run:
             return None, {}
         directory = find_resumable(self.run_dir / STATES_DIR, self.config.resume)
         if directory is None:
-            print(f"resume: no checkpoint under {self.run_dir / STATES_DIR} yet; starting fresh")
+            if self.accelerator.is_main_process:
+                print(f"resume: no checkpoint under {self.run_dir / STATES_DIR} yet; "
+                      f"starting fresh")
             return None, {}
         return directory, read_training(directory)
 
@@ -149,6 +144,7 @@ class Run:
         checkpoint = self.run_dir / CHECKPOINT_DIR
         if self.accelerator.is_main_process:
             save_checkpoint(checkpoint, self.core, self.config, self.tokenizer)
+            write_launch(checkpoint, self.launch)
         self.accelerator.wait_for_everyone()
         return checkpoint
 
@@ -170,6 +166,8 @@ def train(config: TrainConfig, progress: bool = True, batches=None) -> Path:
         run.restore(directory, training)
     if run.accelerator.is_main_process:
         save_config(config, run.run_dir / "config.yaml")
+        write_launch(run.run_dir, run.launch)
+        print(describe(run.launch), flush=True)
     _loop(run, batches)
     return run.save_final()
 
@@ -203,7 +201,7 @@ def _loop(run: Run, batches) -> None:
         micro = [_to_device(batch, accelerator.device) for batch in micro]
         out, grad_norm = _optimizer_step(run, micro)
         run.step += 1
-        interval.samples += sum(len(b["video"]) for b in micro) * accelerator.num_processes
+        interval.samples += sum(len(b["meta"]) for b in micro) * accelerator.num_processes
         bar.update(1)
         if main and (run.step % config.log_every == 0 or run.step == total):
             record = _record(run, out, grad_norm, interval, skipped)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmssl import distributed
-from mmssl.losses.margin import MarginContrastiveLoss
+from mmssl.losses.hadsell import HadsellContrastiveLoss
 from mmssl.losses.mms import MaskedMarginSoftmaxLoss
 from mmssl.losses.siglip import SigLIPLoss
 
@@ -24,7 +24,7 @@ CASES = {
                lambda loss_fn, x, y: loss_fn(x, y)),
     "mms": (lambda: MaskedMarginSoftmaxLoss(margin=0.1),
             lambda loss_fn, x, y: loss_fn(x, y, negative_mask=NEGATIVE_MASK)),
-    "margin": (lambda: MarginContrastiveLoss(margin=1.5),
+    "margin": (lambda: HadsellContrastiveLoss(margin=1.5),
                lambda loss_fn, x, y: loss_fn.forward_batch(x, y)),
 }
 
