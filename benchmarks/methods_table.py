@@ -2,7 +2,7 @@
 linear-probe COIN top-1 and, where the method has text, zero-shot YouCook2 retrieval.
 
     nice -n 10 python benchmarks/methods_table.py [--out runs/methods_table] [--seeds 0 1 2]
-        [--steps 40] [--batch 16] [--only moco swav ...]
+        [--steps 80] [--batch 16] [--only moco swav ...]
         [--json benchmarks/results/methods_table.json]
 
 One world (HowTo100M-, YouCook2- and COIN-format videos) is made and prepared once. Every
@@ -179,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="runs/methods_table")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--only", nargs="+", help="configs (e.g. synthetic_moco) to run")
