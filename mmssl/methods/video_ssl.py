@@ -17,6 +17,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from mmssl.config import TrainConfig
+from mmssl.distributed import gather_features
 from mmssl.losses import BYOLLoss, NTXentLoss
 from mmssl.methods.base import Method
 from mmssl.methods.fields import reject_unused
@@ -107,7 +108,9 @@ class BYOL(Method):
         return {"p1": p1, "p2": p2, "t1": t1, "t2": t2}
 
     def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
-        f = features
+        # No sample is another's negative, but gathering makes the loss (and what is
+        # logged) that of the global batch on every process, as for every other method.
+        f = gather_features(features)
         return weighted_total({"ssl": self.objective(f["p1"], f["p2"], f["t1"], f["t2"])},
                               self.weights)
 
