@@ -70,9 +70,11 @@ class TrainingStream(torch.utils.data.IterableDataset):
         self.paths = [path for paths, _ in self.sources for path in paths]
         if not config.mix:
             check_readers(config, len(self.paths), world)
-        # Narrated clips (MIL-NCE's) unless the config asks for labelled ones (SupCon's).
+        # Narrated clips (MIL-NCE's) unless the config asks for labelled ones (SupCon's),
+        # which may be of audio-only samples (AudioSet).
         self.clips = LabelledClips(config) if config.label_key else TrainingClips(config,
                                                                                   tokenizer)
+        self.need_video = not config.label_key or config.label_modality == "video"
         self.skip = SkipCounter()
         self.first_epoch = 0
 
@@ -130,7 +132,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
 
     def _plans_from(self, urls, rng: random.Random, what: str) -> Iterator[ClipPlan]:
         raw = wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw_samples(urls, self.skip))
-        samples = read_samples(raw, self.skip)
+        samples = read_samples(raw, self.skip, self.need_video)
         planned = 0
         for plan in self.clips.plans(samples, rng, self.skip):
             planned += 1
