@@ -11,14 +11,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
-from helpers import B, HAS_AUDIO, TAU, TEXT_MASK, VOCAB, tiny_config
+from helpers import HAS_AUDIO, TAU, TEXT_MASK, VOCAB, B, tiny_config
 from helpers import fixed_batch as batch
 from helpers import make_method as make
 
 from mmssl.config import demo_train_config
 from mmssl.losses import MILNCELoss, NCELoss
 from mmssl.methods import build_method
+
 
 def heads(method, modality: str, x: torch.Tensor) -> dict:
     """{pair: rows} through the method's encoder and heads, before any scoring; text
