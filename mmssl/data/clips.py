@@ -15,6 +15,7 @@ import torch
 
 from mmssl.data.augment import CropBox, center_crop_box, crop_to_size
 from mmssl.media.logmel import LogMel
+from mmssl.media.probe import MediaError
 from mmssl.media.reader import ClipReader
 from mmssl.shard_format import AUDIO_RATE
 
@@ -76,6 +77,15 @@ class ClipCutter:
         video = frames.permute(3, 0, 1, 2)
         box = box or center_crop_box(*video.shape[-2:], self.crop_size)
         return crop_to_size(video, box, self.crop_size)
+
+    def checked_video(self, sample: OpenSample, start: float, box: CropBox) -> torch.Tensor:
+        """:meth:`video`, with frames of another size than the sample's JSON member gives
+        reported as a :class:`~mmssl.media.MediaError` (``frame_size_mismatch``): bad data
+        for a training stream to skip and count."""
+        try:
+            return self.video(sample, start, box)
+        except ValueError as error:
+            raise MediaError("frame_size_mismatch", sample.where, str(error)) from error
 
     def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
         """Log-mel of the clip's audio, and whether there was any (all zeros when none)."""

@@ -39,7 +39,7 @@ from mmssl.config import DataConfig
 from mmssl.data.augment import CropBox, cover_crop_box, random_resized_box
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
-from mmssl.media import ClipReader, MediaError
+from mmssl.media import ClipReader
 from mmssl.shard_format import clip_key
 
 LABEL_MODALITIES = ("video", "audio")
@@ -150,13 +150,8 @@ class LabelledClips:
             if self.config.label_modality == "audio":
                 clip["audio"], clip["audio_mask"] = self.cutter.audio(sample, plan.start)
                 return clip
-            clip["video"] = self._video(sample, plan.start, plan.crops[0])
+            clip["video"] = self.cutter.checked_video(sample, plan.start, plan.crops[0])
             if plan.second_start is not None:
-                clip["video_view2"] = self._video(sample, plan.second_start, plan.crops[1])
+                clip["video_view2"] = self.cutter.checked_video(sample, plan.second_start,
+                                                                plan.crops[1])
         return clip
-
-    def _video(self, sample: OpenSample, start: float, box: CropBox) -> torch.Tensor:
-        try:
-            return self.cutter.video(sample, start, box)
-        except ValueError as error:  # frames of another size than the sample's JSON says
-            raise MediaError("frame_size_mismatch", sample.where, str(error)) from error

@@ -34,7 +34,7 @@ from mmssl.data.candidates import candidate_window, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
 from mmssl.data.tokenizer import WordTokenizer
-from mmssl.media import ClipReader, MediaError
+from mmssl.media import ClipReader
 from mmssl.shard_format import clip_key
 
 
@@ -125,7 +125,4 @@ class TrainingClips:
         return clip
 
     def _video(self, sample: OpenSample, start: float, box: CropBox) -> torch.Tensor:
-        try:
-            return self.cutter.video(sample, start, box)
-        except ValueError as error:  # frames of another size than the sample's JSON says
-            raise MediaError("frame_size_mismatch", sample.where, str(error)) from error
+        return self.cutter.checked_video(sample, start, box)

@@ -22,9 +22,8 @@ mmv                       mmv.py (MMV: video, audio, text in FAC spaces)
 avlnet                    avlnet.py
 milnce, clip              video_text.py (any ``loss.kind``)
 albef                     albef.py (momentum distillation, queues)
-simclr, byol              video_ssl.py
+simclr, barlow_twins      video_ssl.py (TwoViews), with byol
 moco                      moco.py
-barlow_twins              barlow_twins.py
 swav                      swav.py
 supcon                    supcon.py (labelled clips)
 ========================  ====================================================
@@ -32,14 +31,13 @@ supcon                    supcon.py (labelled clips)
 
 from mmssl.methods.albef import ALBEF
 from mmssl.methods.avlnet import AVLnet
-from mmssl.methods.barlow_twins import BarlowTwins
 from mmssl.methods.mmv import MMV
 from mmssl.methods.moco import MoCo
 from mmssl.methods.registry import METHODS, build_method
 from mmssl.methods.supcon import SupCon
 from mmssl.methods.swav import SwAV
-from mmssl.methods.video_ssl import BYOL, SimCLR
+from mmssl.methods.video_ssl import BYOL, TwoViews
 from mmssl.methods.video_text import VideoText
 
-__all__ = ["ALBEF", "AVLnet", "BYOL", "METHODS", "MMV", "BarlowTwins", "MoCo", "SimCLR",
-           "SupCon", "SwAV", "VideoText", "build_method"]
+__all__ = ["ALBEF", "AVLnet", "BYOL", "METHODS", "MMV", "MoCo", "SupCon", "SwAV",
+           "TwoViews", "VideoText", "build_method"]
