@@ -134,7 +134,10 @@ def accelerate_launch_args(command_line: list[str]):
             from accelerate.commands.launch import launch_command_parser
 
             rest = command_line[index + (2 if launch_script else 1):]
-            return launch_command_parser().parse_args(rest)
+            try:
+                return launch_command_parser().parse_args(rest)
+            except SystemExit:  # not a command line accelerate would have run
+                return None
     return None
 
 

@@ -201,7 +201,7 @@ def _loop(run: Run, batches) -> None:
         micro = [_to_device(batch, accelerator.device) for batch in micro]
         out, grad_norm = _optimizer_step(run, micro)
         run.step += 1
-        interval.samples += sum(len(b["meta"]) for b in micro) * accelerator.num_processes
+        interval.samples += sum(map(_clips, micro)) * accelerator.num_processes
         bar.update(1)
         if main and (run.step % config.log_every == 0 or run.step == total):
             record = _record(run, out, grad_norm, interval, skipped)
@@ -264,6 +264,11 @@ def _periodic_eval(run: Run) -> dict:
                    for direction, values in results["metrics"].items()}
     run.accelerator.wait_for_everyone()
     return metrics
+
+
+def _clips(batch: dict) -> int:
+    """Clips in a batch: the length of its tensors (labelled audio clips have no video)."""
+    return len(next(value for value in batch.values() if torch.is_tensor(value)))
 
 
 def _to_device(batch: dict, device) -> dict:
