@@ -2,11 +2,12 @@
 
 ``mmssl train --config configs/x.yaml [--a.b=c ...] [--resume latest] [--dry-run]``
 (``mmssl train --help`` lists every key). The run directory gets ``config.yaml``
-(resolved), ``tokenizer.json``, ``log.jsonl`` and ``tensorboard/`` (one record per logged
-step), ``checkpoints/step-N/`` (resumable state, see :mod:`mmssl.training.state`) and
-``checkpoint/`` (``model.safetensors`` plus the resolved config and tokenizer, everything
-evaluation needs). The loop itself lives in :mod:`mmssl.training.loop`; launch recipes are
-in docs/training.md.
+(resolved), ``launch.json`` (processes, machines, precision, backend, global batch: what
+the run used; :mod:`mmssl.training.launch`), ``tokenizer.json``, ``log.jsonl`` and
+``tensorboard/`` (one record per logged step), ``checkpoints/step-N/`` (resumable state,
+see :mod:`mmssl.training.state`) and ``checkpoint/`` (``model.safetensors`` plus the
+resolved config, tokenizer and ``launch.json``, everything evaluation needs). The loop
+itself lives in :mod:`mmssl.training.loop`; launch recipes are in docs/training.md.
 """
 
 from __future__ import annotations
