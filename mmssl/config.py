@@ -83,7 +83,9 @@ class DataConfig:
     cropped — at a random position for training, in the centre for evaluation and export
     (``mmssl/data/augment.py``). ``views=2`` adds a second, independently augmented view of
     each clip (a different start inside the anchor narration and a random resized crop),
-    for SimCLR/BYOL. ``mix`` switches
+    for SimCLR/BYOL. ``label_key`` switches from narrated clips (MIL-NCE's: an anchor
+    narration and its neighbours) to labelled ones (one class per sample, for SupCon:
+    ``mmssl/data/labelled_clips.py``). ``mix`` switches
     to resampled shards: every reader draws shards with replacement, directory d with
     probability ∝ weight_d (open_clip's ``--dataset-resampled``); there are no epochs then.
     """
@@ -110,6 +112,13 @@ class DataConfig:
     hop_ms: float = setting(10.0, "log-mel hop, ms")
     mix: dict[str, float] = setting(
         factory=dict, help="{shards directory: weight}: resampled shards (replaces shards)")
+    label_key: str = setting("", "labelled clips: the shard labels key of each sample's one "
+                             "class (COIN task_id | step_id, AudioSet indices); empty: "
+                             "narrated clips (SupCon needs it)")
+    label_subset: str = setting("", "labelled clips: only samples whose labels.subset is this "
+                                "(COIN: training); empty: every sample")
+    label_modality: str = setting("video", "labelled clips: what each clip carries besides "
+                                  "its label: video (COIN) | audio (AudioSet)")
 
 
 @dataclass
@@ -184,8 +193,11 @@ class LossConfig:
     text through g_va->vat; weight 0 by default, the paper's objective).
     ``normalize``/``temperature``: every term scores cosine similarity / τ, or raw dot
     products (then τ is unused); see ``mmssl/methods/scoring.py``.
-    ``learn_temperature``: CLIP's learnable exp(logit_scale), clamped at 100.
-    ``momentum``: EMA rate of momentum encoders (BYOL). ``margin``: AVLnet's MMS δ.
+    ``learn_temperature``: CLIP's learnable exp(logit_scale) (kept ≤ 100), ALBEF's τ (kept
+    in [0.001, 0.5]). ``kind``: the objective of the video–text methods (``milnce``,
+    ``clip``). ``chunk_size``: the memory-linear form of a contrastive loss, the same value
+    and gradients in blocks of that many rows. ``momentum``: EMA rate of momentum encoders
+    (BYOL, MoCo, ALBEF). ``margin``: the MMS δ (AVLnet, ``kind: mms``).
     A field the method does not use (``margin`` outside AVLnet, ``normalize=false`` for
     SimCLR/BYOL, ...) is an error unless left at its default.
     """
@@ -195,8 +207,22 @@ class LossConfig:
     temperature: float = setting(0.07, "softmax temperature τ")
     normalize: bool = setting(True, "score with cosine similarities, else raw dot products")
     learn_temperature: bool = setting(False, "learn the temperature (CLIP's logit scale)")
-    momentum: float = setting(0.99, "EMA rate of momentum encoders (BYOL)")
-    margin: float = setting(0.001, "margin δ of AVLnet's MMS loss")
+    momentum: float = setting(0.99, "EMA rate of momentum encoders (BYOL, MoCo, ALBEF)")
+    margin: float = setting(0.001, "margin δ of the MMS loss (AVLnet, kind mms)")
+    kind: str = setting("", "objective of the video-text methods: infonce | siglip | milnce "
+                        "| mms | margin_ranking | hadsell; empty: the method's own")
+    chunk_size: int = setting(0, "rows per block of a contrastive loss's memory-linear form "
+                              "(0: the whole score matrix at once)")
+    ranking_margin: float = setting(0.1, "margin δ of the max-margin ranking loss "
+                                    "(kind margin_ranking, HowTo100M)")
+    hadsell_margin: float = setting(1.0, "margin of Hadsell's contrastive loss on Euclidean "
+                                    "distances (kind hadsell)")
+    queue_size: int = setting(4096, "feature queue length (MoCo, ALBEF; SwAV: 0 for none)")
+    alpha: float = setting(0.4, "weight of ALBEF's momentum-distilled targets")
+    prototypes: int = setting(3000, "SwAV prototypes (clusters)")
+    sinkhorn_epsilon: float = setting(0.05, "SwAV's Sinkhorn entropy weight ε")
+    sinkhorn_iterations: int = setting(3, "SwAV's Sinkhorn-Knopp iterations")
+    lambda_offdiag: float = setting(0.0051, "Barlow Twins' weight λ of the off-diagonal term")
 
 
 @dataclass
@@ -228,7 +254,8 @@ class TrainConfig:
     method: str = setting("mmv", "registered method (mmssl.methods.METHODS)")
     seed: int = setting(0, "seed of initialisation and data order")
     output_dir: str = setting("runs/train", "run directory (config, log, checkpoints)")
-    mixed_precision: str = setting("no", "accelerate's mixed precision: no | fp16 | bf16")
+    mixed_precision: str = setting("inherit", "mixed precision: no | fp16 | bf16; inherit: "
+                                   "the launcher's (accelerate launch --mixed_precision), else no")
     log_every: int = setting(20, "steps between log records")
     threads: int = setting(0, "torch CPU threads per process (0: the process's share of "
                            "the cores less its loader workers, mmssl/data/threads.py)")

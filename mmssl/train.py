@@ -2,21 +2,25 @@
 
 ``mmssl train --config configs/x.yaml [--a.b=c ...] [--resume latest] [--dry-run]``
 (``mmssl train --help`` lists every key). The run directory gets ``config.yaml``
-(resolved), ``tokenizer.json``, ``log.jsonl`` and ``tensorboard/`` (one record per logged
-step), ``checkpoints/step-N/`` (resumable state, see :mod:`mmssl.training.state`) and
-``checkpoint/`` (``model.safetensors`` plus the resolved config and tokenizer, everything
-evaluation needs). The loop itself lives in :mod:`mmssl.training.loop`; launch recipes are
-in docs/training.md.
+(resolved), ``launch.json`` (processes, machines, precision, backend, global batch: what
+the run used; :mod:`mmssl.training.launch`), ``tokenizer.json``, ``log.jsonl`` and
+``tensorboard/`` (one record per logged step), ``checkpoints/step-N/`` (resumable state,
+see :mod:`mmssl.training.state`) and ``checkpoint/`` (``model.safetensors`` plus the
+resolved config, tokenizer and ``launch.json``, everything evaluation needs). The loop
+itself lives in :mod:`mmssl.training.loop`; launch recipes are in docs/training.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from mmssl.command_line import parse_command
 from mmssl.config import TrainConfig
 from mmssl.data.vocabulary import narration_texts
+from mmssl.distributed import rank
+from mmssl.training.launch import relaunch_for_accelerate
 from mmssl.training.loop import CHECKPOINT_DIR, seed_everything, train
 from mmssl.training.optim import param_groups
 from mmssl.training.schedule import warmup_cosine
@@ -32,10 +36,11 @@ def dry_run(config: TrainConfig) -> dict:
     from accelerate import PartialState
 
     from mmssl.methods import build_method
-    from mmssl.training.loop import _tokenizer, launched_on_cpus
+    from mmssl.training.launch import on_cpus
+    from mmssl.training.loop import _tokenizer
     from mmssl.training.plan import dry_run_report, format_report
 
-    state = PartialState(cpu=launched_on_cpus())
+    state = PartialState(cpu=on_cpus())
     seed_everything(config.seed)
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     tokenizer = _tokenizer(config, Path(config.output_dir), state)
@@ -46,7 +51,7 @@ def dry_run(config: TrainConfig) -> dict:
     return report
 
 
-def main(argv: list[str] | None = None) -> Path | dict:
+def main(argv: list[str] | None = None) -> Path | dict | None:
     """``python -m mmssl.train --config X.yaml [--a.b=c ...]`` (also what ``mmssl train`` and
     ``accelerate launch -m mmssl.train`` run); ``--resume latest`` is the ``resume`` key."""
     parser = argparse.ArgumentParser(prog="mmssl train", description="Pretrain a model.")
@@ -55,10 +60,13 @@ def main(argv: list[str] | None = None) -> Path | dict:
                         help="print the resolved config, parameter counts and data plan; "
                              "do not train")
     args, config = parse_command(parser, TrainConfig, argv)
+    if relaunch_for_accelerate(sys.argv[1:] if argv is None else list(argv)):
+        return None  # the processes accelerate launch asked for ran and are done
     if args.dry_run:
         return dry_run(config)
     checkpoint = train(config, progress=not args.no_progress)
-    print(f"checkpoint: {checkpoint}")
+    if rank() == 0:  # one line for the run, not one per process
+        print(f"checkpoint: {checkpoint}")
     return checkpoint
 
 

@@ -23,6 +23,7 @@ from mmssl.data.augment import (
     crop_to_size,
     is_plain_cut,
 )
+from mmssl.media.probe import MediaError
 from mmssl.media.reader import ClipReader
 from mmssl.shard_format import AUDIO_RATE
 
@@ -118,6 +119,16 @@ class ClipCutter:
         box = center_crop_box(*frames[0].shape[-2:], self.crop_size)
         return torch.stack([crop_to_size(torch.stack(frames[o : o + count], dim=1), box,
                                          self.crop_size) for o in offsets])
+
+    def checked_video(self, sample: OpenSample, start: float, box: CropBox,
+                      out: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`video`, with frames of another size than the sample's JSON member gives
+        reported as a :class:`~mmssl.media.MediaError` (``frame_size_mismatch``): bad data
+        for a training stream to skip and count."""
+        try:
+            return self.video(sample, start, box, out)
+        except ValueError as error:
+            raise MediaError("frame_size_mismatch", sample.where, str(error)) from error
 
     def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
         """The clip's waveform (samples,) float32 mono at 16 kHz, and whether the sample

@@ -41,7 +41,7 @@ from mmssl.data.candidates import candidate_rule, candidates, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
 from mmssl.data.tokenizer import WordTokenizer
-from mmssl.media import ClipReader, MediaError
+from mmssl.media import ClipReader
 from mmssl.shard_format import clip_key
 
 
@@ -191,6 +191,10 @@ class TrainingClips:
         """A plan replayed without being materialised (its batch was trained on)."""
         self.open.done(plan)
 
+    def close(self) -> None:
+        """Close the samples still open (the stream stopped before their last plans)."""
+        self.open.close()
+
     def video_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         """``{field: (per-clip shape, dtype)}`` of the clips' video views, which
         :meth:`materialise` can decode straight into a batch's rows."""
@@ -223,7 +227,4 @@ class TrainingClips:
 
     def _video(self, sample: OpenSample, start: float, box: CropBox,
                out: torch.Tensor | None) -> torch.Tensor:
-        try:
-            return self.cutter.video(sample, start, box, out)
-        except ValueError as error:  # frames of another size than the sample's JSON says
-            raise MediaError("frame_size_mismatch", sample.where, str(error)) from error
+        return self.cutter.checked_video(sample, start, box, out)

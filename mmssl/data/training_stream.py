@@ -26,6 +26,7 @@ import webdataset as wds
 
 from mmssl.config import DataConfig
 from mmssl.data.batching import BatchBuffers, collate
+from mmssl.data.labelled_clips import LabelledClips
 from mmssl.data.shard_mix import mix_sources, resampled_urls
 from mmssl.data.shard_split import check_readers, reader_shards
 from mmssl.data.shards import SkipCounter, raw_samples, read_samples
@@ -69,7 +70,11 @@ class TrainingStream(torch.utils.data.IterableDataset):
         self.paths = [path for paths, _ in self.sources for path in paths]
         if not config.mix:
             check_readers(config, len(self.paths), world)
-        self.clips = TrainingClips(config, tokenizer)
+        # Narrated clips (MIL-NCE's) unless the config asks for labelled ones (SupCon's),
+        # which may be of audio-only samples (AudioSet).
+        self.clips = LabelledClips(config) if config.label_key else TrainingClips(config,
+                                                                                  tokenizer)
+        self.need_video = not config.label_key or config.label_modality == "video"
         self.skip = SkipCounter()
         self.first_epoch = 0
 
@@ -92,7 +97,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
                 batch["skipped"] = {"worker": worker, "counts": dict(self.skip.counts)}
                 yield batch
         finally:  # no mp4 stays open in a process that may fork loader workers later
-            self.clips.open.close()
+            self.clips.close()
 
     def replay(self, plans: Iterator[ClipPlan], count: int) -> None:
         """Take the next ``count`` plans, already trained on, without decoding them."""
@@ -136,7 +141,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
 
     def _plans_from(self, urls, rng: random.Random, what: str) -> Iterator[ClipPlan]:
         raw = wds.shuffle(self.config.shuffle_buffer, rng=rng)(raw_samples(urls, self.skip))
-        samples = read_samples(raw, self.skip)
+        samples = read_samples(raw, self.skip, self.need_video)
         planned = 0
         for plan in self.clips.plans(samples, rng, self.skip):
             planned += 1

@@ -8,7 +8,8 @@ from mmssl.losses.albef import ALBEFContrastiveLoss
 from mmssl.losses.barlow_twins import BarlowTwinsLoss
 from mmssl.losses.byol import BYOLLoss
 from mmssl.losses.chunked import ChunkedMILNCELoss, ChunkedNCELoss
-from mmssl.losses.margin import MarginContrastiveLoss
+from mmssl.losses.hadsell import HadsellContrastiveLoss
+from mmssl.losses.margin_ranking import MaxMarginRankingLoss
 from mmssl.losses.milnce import MILNCELoss
 from mmssl.losses.mms import MaskedMarginSoftmaxLoss
 from mmssl.losses.moco import MoCoLoss
@@ -20,6 +21,7 @@ from mmssl.losses.swav import SwAVLoss
 
 __all__ = [
     "ALBEFContrastiveLoss", "BYOLLoss", "BarlowTwinsLoss", "ChunkedMILNCELoss",
-    "ChunkedNCELoss", "MILNCELoss", "MarginContrastiveLoss", "MaskedMarginSoftmaxLoss",
-    "MoCoLoss", "NCELoss", "NTXentLoss", "SigLIPLoss", "SupConLoss", "SwAVLoss",
+    "ChunkedNCELoss", "HadsellContrastiveLoss", "MILNCELoss", "MaskedMarginSoftmaxLoss",
+    "MaxMarginRankingLoss", "MoCoLoss", "NCELoss", "NTXentLoss", "SigLIPLoss", "SupConLoss",
+    "SwAVLoss",
 ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.losses.checks import check_pair, check_queue, connected_zero
+from mmssl.losses.row_blocks import row_block_sum, row_index
 
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.001, 0.5
 
@@ -44,17 +47,24 @@ class ALBEFContrastiveLoss(nn.Module):
     is a tensor, τ through s_x2y and s_y2x only. α = 0 gives hard targets; with K = 0 and
     x_m = x, y_m = y that is the value of NCELoss(normalize=False) (pairwise InfoNCE).
 
-    Temperature: ALBEF learns τ (``self.temp``, initialised to 0.07) and clamps it in place
-    to [0.001, 0.5] before every forward. Pass such a learnable tensor as ``temperature``:
-    it is clamped functionally to the same range (the same value; the gradient is zero
-    while τ sits outside it, so it stops moving outward). Otherwise the fixed τ is used.
+    Temperature: ALBEF learns τ (``self.temp``, initialised to 0.07) and clamps the
+    parameter in place to [``TEMPERATURE_MIN``, ``TEMPERATURE_MAX``] = [0.001, 0.5] before
+    every forward; pass such a learnable tensor as ``temperature`` and keep it in that
+    range the same way (the Method's business: :class:`mmssl.methods.scoring.Scoring`). The
+    loss uses it as given, so its gradient is never cut off (a functional clamp would give
+    it a zero gradient once outside the range, for ever). Otherwise the fixed τ is used.
     The loss does not normalise its inputs (the reference normalises in the projection
     heads) and never mutates the queues: the Method enqueues x_m, y_m in ``after_step``.
     No cross-process gather: as in the reference, negatives are the local batch and the
     queues (shared across processes by :class:`mmssl.methods.queue.FeatureQueue`).
 
+    Memory: with ``chunk_size`` > 0 the anchors of each direction are taken
+    ``chunk_size`` at a time (:func:`~mmssl.losses.row_blocks.row_block_sum`), never holding
+    the B×(B + K) logits and targets; the value and gradients are the same.
+
     Args:
         temperature: fixed τ > 0, used when ``forward`` gets no ``temperature`` tensor.
+        chunk_size: anchors per block (0: all at once).
         alpha: α in [0, 1], the weight of the momentum targets (0.4 in the reference's
             ``configs/Pretrain.yaml``; ``Pretrain.py`` ramps it linearly from 0 over the
             first epoch: pass the current value as ``alpha`` to ``forward``).
@@ -64,12 +74,14 @@ class ALBEFContrastiveLoss(nn.Module):
         temperature: scalar tensor, optional. Returns a scalar.
     """
 
-    def __init__(self, temperature: float = 0.07, alpha: float = 0.4) -> None:
+    def __init__(self, temperature: float = 0.07, alpha: float = 0.4,
+                 chunk_size: int = 0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"ALBEFContrastiveLoss: temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.alpha = _checked_alpha(alpha)
+        self.chunk_size = int(chunk_size)
 
     def forward(self, x: Tensor, y: Tensor, x_m: Tensor, y_m: Tensor,
                 qx: Tensor | None = None, qy: Tensor | None = None,
@@ -83,30 +95,35 @@ class ALBEFContrastiveLoss(nn.Module):
             return connected_zero(x, y)
         all_y = _candidates(name, y_m, qy, "qy")
         all_x = _candidates(name, x_m, qx, "qx")
-        tau = self.temperature if temperature is None else temperature.clamp(
-            TEMPERATURE_MIN, TEMPERATURE_MAX)
+        tau = x.new_tensor(self.temperature) if temperature is None else temperature
         a = self.alpha if alpha is None else _checked_alpha(alpha)
-        loss_x2y = distilled_cross_entropy(x, x_m, all_y, tau, a)
-        loss_y2x = distilled_cross_entropy(y, y_m, all_x, tau, a)
+        loss_x2y = self.distilled_cross_entropy(x, x_m, all_y, tau, a)
+        loss_y2x = self.distilled_cross_entropy(y, y_m, all_x, tau, a)
         return 0.5 * (loss_x2y + loss_y2x)
 
+    def distilled_cross_entropy(self, anchor: Tensor, anchor_m: Tensor, candidates: Tensor,
+                                tau: Tensor, alpha: float) -> Tensor:
+        """mean_i −Σ_j t_ij log softmax(anchor·candidatesᵀ/τ)_ij, one direction of the loss.
 
-def distilled_cross_entropy(anchor: Tensor, anchor_m: Tensor, candidates: Tensor,
-                            tau: float | Tensor, alpha: float) -> Tensor:
-    """mean_i −Σ_j t_ij log softmax(anchor·candidatesᵀ/τ)_ij, one direction of the loss.
+        t = α·softmax(anchor_m·candidatesᵀ/τ) + (1 − α)·onehot, with row i's positive at
+        column i. Shapes: anchor, anchor_m (B, D); candidates (B + K, D); τ 0-dim.
+        """
+        rows = functools.partial(_distilled_rows, alpha=alpha)
+        total = row_block_sum(rows, (anchor, anchor_m.detach(), row_index(anchor)),
+                              (candidates, tau), self.chunk_size)
+        return total / anchor.shape[0]
 
-    t = α·softmax(anchor_m·candidatesᵀ/τ) + (1 − α)·onehot, with row i's positive at
-    column i. Shapes: anchor, anchor_m (B, D); candidates (B + K, D). Returns a scalar.
-    """
-    b = anchor.shape[0]
+
+def _distilled_rows(anchor: Tensor, anchor_m: Tensor, index: Tensor, candidates: Tensor,
+                    tau: Tensor, alpha: float) -> Tensor:
+    """Σ_{i∈rows} −Σ_j t_ij log softmax(anchor_i·candidatesᵀ/τ)_j."""
     logits = anchor @ candidates.t() / tau
     with torch.no_grad():
-        tau_const = tau.detach() if isinstance(tau, Tensor) else tau
-        soft = F.softmax(anchor_m.detach() @ candidates.t() / tau_const, dim=1)
-        hard = torch.zeros_like(soft)
-        hard[:, :b] = torch.eye(b, dtype=soft.dtype, device=soft.device)
+        soft = F.softmax(anchor_m @ candidates.t() / tau.detach(), dim=1)
+        columns = torch.arange(candidates.shape[0], device=candidates.device)
+        hard = (index[:, None] == columns[None, :]).to(soft.dtype)
         targets = alpha * soft + (1.0 - alpha) * hard
-    return F.cross_entropy(logits, targets)
+    return -(targets * F.log_softmax(logits, dim=1)).sum()
 
 
 def _candidates(loss: str, momentum: Tensor, queue: Tensor | None, name: str) -> Tensor:

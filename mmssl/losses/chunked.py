@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.losses.checks import connected_zero, kept_pair_rows
-from mmssl.losses.nce import MAX_LOGIT_SCALE
 
 DEFAULT_CHUNK = 4096
 
@@ -99,7 +98,7 @@ def row_col_logsumexp(x: Tensor, y: Tensor, scale: Tensor, chunk: int) -> tuple[
 class ChunkedNCELoss(nn.Module):
     """Symmetric InfoNCE equal to :class:`~mmssl.losses.nce.NCELoss`, computed in blocks.
 
-    With (optionally L2-normalised) x, y and scale s (1/τ, or min(exp(logit_scale), 100)),
+    With (optionally L2-normalised) x, y and scale s (1/τ, or exp(logit_scale), unclamped),
     l_ij = s·x_i·y_j::
 
         L = ½·mean_i[lse_j l_ij − l_ii] + ½·mean_j[lse_i l_ij − l_jj]
@@ -138,7 +137,7 @@ class ChunkedNCELoss(nn.Module):
         if logit_scale is None:
             scale = x.new_tensor(1.0 / self.temperature)
         else:
-            scale = logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
+            scale = logit_scale.exp()
         row, col = row_col_logsumexp(x, y, scale, self.chunk_size)
         positives = scale * (x * y).sum(dim=1)  # l_ii
         return 0.5 * (row.mean() + col.mean()) - positives.mean()

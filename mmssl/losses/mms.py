@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.losses.checks import check_pair, connected_zero, row_mask
+from mmssl.losses.chunked import row_col_logsumexp
 
 
 class MaskedMarginSoftmaxLoss(nn.Module):
@@ -37,9 +40,17 @@ class MaskedMarginSoftmaxLoss(nn.Module):
     :func:`mmssl.distributed.gather_with_grad` *before* calling this loss to use
     cross-process negatives.
 
+    Memory: with ``chunk_size`` > 0 the B×B similarities are never held: the row and
+    column log-sum-exps of S come blockwise from
+    :func:`~mmssl.losses.chunked.row_col_logsumexp`, and the margin on the diagonal is put
+    in afterwards, lse_j(S_ij − δ·[i = j]) = row_i + log1p(p_ii·(e^{−δ} − 1)) with
+    p_ii = e^{S_ii − row_i} ≤ 1 (so the argument stays above −1). Same value and gradients;
+    ``negative_mask`` (B×B itself) is not available in that form.
+
     Args:
         margin: δ, subtracted from the positive similarities.
         normalize: L2-normalise x and y first (AVLnet does not).
+        chunk_size: rows per block (0: the whole matrix at once).
 
     Shapes:
         x: (B, D); y: (B, D); mask: (B,) bool, optional (rows where False are removed
@@ -47,10 +58,12 @@ class MaskedMarginSoftmaxLoss(nn.Module):
         Returns a scalar.
     """
 
-    def __init__(self, margin: float = 0.001, normalize: bool = False) -> None:
+    def __init__(self, margin: float = 0.001, normalize: bool = False,
+                 chunk_size: int = 0) -> None:
         super().__init__()
         self.margin = float(margin)
         self.normalize = normalize
+        self.chunk_size = int(chunk_size)
 
     def forward(
         self,
@@ -66,6 +79,9 @@ class MaskedMarginSoftmaxLoss(nn.Module):
         check_pair("MaskedMarginSoftmaxLoss", x, y)
         b = x.shape[0]
         zero = connected_zero(x, y)
+        if negative_mask is not None and self.chunk_size:
+            raise ValueError("MaskedMarginSoftmaxLoss: negative_mask is not available with "
+                             "chunk_size (it is a B×B matrix itself)")
         if negative_mask is not None and negative_mask.shape != (b, b):
             raise ValueError(f"MaskedMarginSoftmaxLoss: negative_mask must have shape "
                              f"({b}, {b}), got {tuple(negative_mask.shape)}")
@@ -79,7 +95,18 @@ class MaskedMarginSoftmaxLoss(nn.Module):
         if self.normalize:
             x = F.normalize(x, dim=-1)
             y = F.normalize(y, dim=-1)
+        if self.chunk_size:
+            return self._chunked(x, y)
         return self._margin_softmax(x @ y.t(), negative_mask)
+
+    def _chunked(self, x: Tensor, y: Tensor) -> Tensor:
+        """The same sum of cross-entropies from blockwise row/column log-sum-exps."""
+        row, col = row_col_logsumexp(x, y, x.new_ones(()), self.chunk_size)
+        positives = (x * y).sum(dim=1)  # S_ii
+        shift = math.expm1(-self.margin)  # e^{−δ} − 1
+        row = row + torch.log1p(torch.exp(positives - row) * shift)
+        col = col + torch.log1p(torch.exp(positives - col) * shift)
+        return (row.mean() + col.mean()) - 2 * (positives - self.margin).mean()
 
     def _margin_softmax(self, sim: Tensor, negative_mask: Tensor | None) -> Tensor:
         """Sum of the row and column cross-entropies of (B, B) ``sim`` - δ·I."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.losses.checks import check_pair, check_queue, connected_zero
+from mmssl.losses.row_blocks import row_block_sum
 
 
 class MoCoLoss(nn.Module):
@@ -43,19 +46,25 @@ class MoCoLoss(nn.Module):
     the queue is shared because ``FeatureQueue.enqueue`` gathers keys from every process.
     (The reference's shuffling BN across GPUs belongs to the Method's key encoder.)
 
+    Memory: with ``chunk_size`` > 0 the queries are scored ``chunk_size`` at a time
+    against the queue (:func:`~mmssl.losses.row_blocks.row_block_sum`), never holding the
+    B×(1 + K) logits; the value and gradients are the same.
+
     Args:
         temperature: τ > 0; 0.07 in MoCo v1, 0.2 in MoCo v2 (README of the reference
             code: ``--moco-t 0.2``).
+        chunk_size: queries per block (0: all at once).
 
     Shapes:
         q: (B, D); k: (B, D); queue: (K, D), K >= 0. Returns a scalar.
     """
 
-    def __init__(self, temperature: float = 0.07) -> None:
+    def __init__(self, temperature: float = 0.07, chunk_size: int = 0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"MoCoLoss: temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
+        self.chunk_size = int(chunk_size)
 
     def forward(self, q: Tensor, k: Tensor, queue: Tensor) -> Tensor:
         """Compute the loss; see the class docstring for the formula and shapes."""
@@ -63,10 +72,16 @@ class MoCoLoss(nn.Module):
         check_queue("MoCoLoss", queue, q.shape[1])
         if q.shape[0] == 0:
             return connected_zero(q)
-        k = k.detach()
-        negatives = queue.detach().to(q)
-        l_pos = (q * k).sum(dim=-1, keepdim=True)  # (B, 1)
-        l_neg = q @ negatives.t()  # (B, K)
-        logits = torch.cat([l_pos, l_neg], dim=1) / self.temperature
-        targets = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
-        return F.cross_entropy(logits, targets)
+        queries = functools.partial(_query_terms, temperature=self.temperature)
+        total = row_block_sum(queries, (q, k.detach()), (queue.detach().to(q),),
+                              self.chunk_size)
+        return total / q.shape[0]
+
+
+def _query_terms(q: Tensor, k: Tensor, negatives: Tensor, temperature: float) -> Tensor:
+    """Σ_i −log softmax([q_i·k_i, q_i·n_1, …]/τ)_0 over the rows of ``q``, ``k``."""
+    l_pos = (q * k).sum(dim=-1, keepdim=True)  # (B, 1)
+    l_neg = q @ negatives.t()  # (B, K)
+    logits = torch.cat([l_pos, l_neg], dim=1) / temperature
+    targets = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
+    return F.cross_entropy(logits, targets, reduction="sum")

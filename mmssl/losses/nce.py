@@ -9,8 +9,6 @@ from torch import Tensor, nn
 from mmssl.distributed import gather_with_grad, rank, world_size
 from mmssl.losses.checks import check_pair, connected_zero, kept_pair_rows, row_mask
 
-MAX_LOGIT_SCALE = 100.0
-
 
 class NCELoss(nn.Module):
     """Symmetric pairwise InfoNCE between two batches of paired embeddings.
@@ -21,9 +19,8 @@ class NCELoss(nn.Module):
         Radford et al., "Learning Transferable Visual Models From Natural Language
         Supervision", ICML 2021 (symmetric form, learnable temperature).
 
-    With (optionally L2-normalised) x_i, y_i and scale s (s = 1/τ, or
-    s = min(exp(logit_scale), 100) when a learnable ``logit_scale`` is given),
-    logits l_ij = s · x_i·y_j and::
+    With (optionally L2-normalised) x_i, y_i and scale s (s = 1/τ, or s = exp(logit_scale)
+    when a learnable ``logit_scale`` is given), logits l_ij = s · x_i·y_j and::
 
         L = ½·mean_i[-log softmax_j(l_ij)_i] + ½·mean_i[-log softmax_j(l_ji)_i]
 
@@ -39,6 +36,11 @@ class NCELoss(nn.Module):
     W / N_valid so that DDP's average over processes,
     (1/W)·Σ_p L_p = (1/N_valid)·Σ_{all rows} CE, is exactly the global loss above
     (forward and gradients).
+
+    A learnable ``logit_scale`` is used as given, as open_clip's ``ClipLoss`` does: bound
+    the parameter in place after each optimiser step (CLIP keeps exp(logit_scale) ≤ 100;
+    :meth:`mmssl.methods.scoring.Scoring.clamp_`). A clamp inside the loss would give the
+    parameter a zero gradient past the bound, so it could never come back.
 
     Args:
         temperature: τ, used when ``forward`` gets no ``logit_scale``.
@@ -74,7 +76,7 @@ class NCELoss(nn.Module):
             mask: optional (B,) bool; rows where it is False are removed from the batch
                 entirely (neither anchors nor negatives), e.g. clips with no audio track.
             logit_scale: optional scalar log-scale (CLIP); when given the logits are
-                multiplied by ``logit_scale.exp().clamp(max=100)`` instead of 1/τ.
+                multiplied by ``logit_scale.exp()`` instead of 1/τ.
 
         Returns:
             Scalar loss. With no valid row it is a zero still connected to x and y, so
@@ -98,7 +100,7 @@ class NCELoss(nn.Module):
     def _scale(self, logit_scale: Tensor | None):
         if logit_scale is None:
             return 1.0 / self.temperature
-        return logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
+        return logit_scale.exp()
 
     def _local(self, x: Tensor, y: Tensor, mask: Tensor | None,
                logit_scale: Tensor | None) -> Tensor:

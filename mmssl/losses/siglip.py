@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.losses.checks import kept_pair_rows
+from mmssl.losses.row_blocks import row_block_sum, row_index
 
 
 class SigLIPLoss(nn.Module):
@@ -31,11 +32,17 @@ class SigLIPLoss(nn.Module):
     :func:`mmssl.distributed.gather_with_grad` *before* calling this loss to use
     cross-process negatives (the paper's chunked ring exchange computes the same sum).
 
+    Memory: with ``chunk_size`` > 0 the rows of x are scored ``chunk_size`` at a time
+    (:func:`~mmssl.losses.row_blocks.row_block_sum`; the paper's Algorithm 1 chunks the
+    same sum across devices), never holding the B×B logits; value and gradients are the
+    same.
+
     Args:
         init_log_scale: initial t' (t = exp(t')).
         init_bias: initial b.
         learnable: register t' and b as ``nn.Parameter`` (else as fixed buffers).
         normalize: L2-normalise x and y along the feature dimension first.
+        chunk_size: rows of x per block (0: all at once).
 
     Shapes:
         x: (B, D); y: (B, D); mask: (B,) bool, optional; log_scale, bias: scalar tensors,
@@ -48,8 +55,10 @@ class SigLIPLoss(nn.Module):
         init_bias: float = -10.0,
         learnable: bool = True,
         normalize: bool = True,
+        chunk_size: int = 0,
     ) -> None:
         super().__init__()
+        self.chunk_size = int(chunk_size)
         log_scale = torch.tensor(float(init_log_scale))
         bias = torch.tensor(float(init_bias))
         if learnable:
@@ -90,7 +99,15 @@ class SigLIPLoss(nn.Module):
         if self.normalize:
             x = F.normalize(x, dim=-1)
             y = F.normalize(y, dim=-1)
-        logits = log_scale.to(x.dtype).exp() * (x @ y.t()) + bias.to(x.dtype)
-        eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
-        signed = torch.where(eye, logits, -logits)  # ℓ_ij · z_ij
-        return -F.logsigmoid(signed).sum() / x.shape[0]
+        scale, bias = log_scale.to(x.dtype).exp(), bias.to(x.dtype)
+        total = row_block_sum(_row_terms, (x, row_index(x)), (y, scale, bias), self.chunk_size)
+        return total / x.shape[0]
+
+
+def _row_terms(x_rows: Tensor, index: Tensor, y: Tensor, scale: Tensor, bias: Tensor
+               ) -> Tensor:
+    """−Σ_{i∈rows} Σ_j log σ(ℓ_ij · z_ij), z_ij = t·x_i·y_j + b."""
+    logits = scale * (x_rows @ y.t()) + bias
+    columns = torch.arange(y.shape[0], device=y.device)
+    signed = torch.where(index[:, None] == columns[None, :], logits, -logits)  # ℓ_ij · z_ij
+    return -F.logsigmoid(signed).sum()

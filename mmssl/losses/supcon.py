@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmssl.distributed import gather_with_grad
+from mmssl.losses.row_blocks import row_block_sum, row_index
 
 
 class SupConLoss(nn.Module):
@@ -39,21 +42,28 @@ class SupConLoss(nn.Module):
     :func:`mmssl.distributed.gather_with_grad` (rank order), so positives and negatives
     come from the global batch and every process computes the same loss.
 
+    Memory: with ``chunk_size`` > 0 the anchors are taken ``chunk_size`` at a time
+    (:func:`~mmssl.losses.row_blocks.row_block_sum`), never holding the (B·V)² logits or
+    masks; |P(a)| comes from counting labels. The value and gradients are the same.
+
     Args:
         temperature: τ > 0 (default 0.1; the reference code's default is 0.07).
         gather_distributed: gather features and labels from every process first.
+        chunk_size: anchors per block (0: all at once).
 
     Shapes:
         features: (B, V, D), V views of each of B samples; labels: (B,) integer class
         ids, optional. Returns a scalar.
     """
 
-    def __init__(self, temperature: float = 0.1, gather_distributed: bool = False) -> None:
+    def __init__(self, temperature: float = 0.1, gather_distributed: bool = False,
+                 chunk_size: int = 0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"SupConLoss: temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.gather_distributed = gather_distributed
+        self.chunk_size = int(chunk_size)
 
     def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:
         """Compute the loss; see the class docstring for the formula and shapes."""
@@ -71,14 +81,26 @@ class SupConLoss(nn.Module):
             labels = torch.arange(b, device=features.device)
         z = F.normalize(features.reshape(b * v, d), dim=-1)  # row b_i·V + view
         sample_labels = labels.repeat_interleave(v)  # (B·V,)
-        is_self = torch.eye(b * v, dtype=torch.bool, device=z.device)
-        positive = (sample_labels[:, None] == sample_labels[None, :]) & ~is_self
-        logits = (z @ z.t()) / self.temperature
-        log_denominator = torch.logsumexp(logits.masked_fill(is_self, float("-inf")), dim=1)
-        log_prob = logits - log_denominator[:, None]
-        n_pos = positive.sum(dim=1)
-        has_pos = n_pos > 0
+        _, inverse, counts = torch.unique(sample_labels, return_inverse=True, return_counts=True)
+        has_pos = counts[inverse] > 1  # |P(a)| = (copies of a's label) − 1
         if not bool(has_pos.any()):
             return features.sum() * 0
-        sum_log_prob_pos = log_prob.masked_fill(~positive, 0.0).sum(dim=1)[has_pos]
-        return -(sum_log_prob_pos / n_pos[has_pos]).mean()
+        anchors = functools.partial(_anchor_terms, temperature=self.temperature)
+        total = row_block_sum(anchors, (z, row_index(z), sample_labels), (z, sample_labels),
+                              self.chunk_size)
+        return total / has_pos.sum()
+
+
+def _anchor_terms(z_rows: Tensor, index: Tensor, row_labels: Tensor, z: Tensor,
+                  labels: Tensor, temperature: float) -> Tensor:
+    """Σ ℓ(a) over the anchors ``index`` that have a positive (rows ``z_rows`` of ``z``)."""
+    logits = (z_rows @ z.t()) / temperature  # (rows, B·V)
+    columns = torch.arange(z.shape[0], device=z.device)
+    is_self = index[:, None] == columns[None, :]
+    positive = (row_labels[:, None] == labels[None, :]) & ~is_self
+    log_denominator = torch.logsumexp(logits.masked_fill(is_self, float("-inf")), dim=1)
+    log_prob = logits - log_denominator[:, None]
+    n_pos = positive.sum(dim=1)
+    has_pos = n_pos > 0
+    sum_log_prob_pos = log_prob.masked_fill(~positive, 0.0).sum(dim=1)[has_pos]
+    return -(sum_log_prob_pos / n_pos[has_pos]).sum()

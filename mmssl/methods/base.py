@@ -18,7 +18,8 @@ from mmssl.methods.towers import embed
 class Method(nn.Module):
     """Subclasses set ``modalities`` and ``self.towers`` (``nn.ModuleDict`` by modality) and
     define ``features(batch)`` (this process's embeddings and masks) and
-    ``loss(features)`` (gathers them from every process; ``{"loss", "loss_<term>"}``).
+    ``loss(features)`` (gathers them from every process; ``{"loss", "loss_<term>"}``);
+    :meth:`after_step` runs after every optimiser step.
 
     :meth:`embed` goes through ``self.spaces`` (:class:`~mmssl.models.spaces.EmbeddingSpaces`)
     scored by ``self.scoring``; a method without embedding spaces (SimCLR, BYOL) defines
@@ -37,3 +38,11 @@ class Method(nn.Module):
     def embed(self, modality: str, x: Tensor) -> dict[str, Tensor]:
         """``{pair: (..., dim)}``: ``x`` in every space its modality meets another in."""
         return embed(self.towers, self.spaces, modality, x, self.scoring)
+
+    def after_step(self) -> None:
+        """Called by the loop after every optimiser step: keeps a learnt temperature inside
+        its bounds (:meth:`Scoring.clamp_ <mmssl.methods.scoring.Scoring.clamp_>`). Methods
+        with momentum encoders or queues extend it."""
+        scoring = getattr(self, "scoring", None)
+        if scoring is not None:
+            scoring.clamp_()

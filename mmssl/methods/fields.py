@@ -13,7 +13,8 @@ from mmssl.config import ConfigError, TrainConfig
 # Besides every model.* and loss.* field, the data fields that only some methods consume.
 # The loader reads the rest for every method alike (``num_candidates`` shapes every batch;
 # K = 1 is how a method that reads only the anchor narration saves the others' work).
-METHOD_DATA_FIELDS = ("data.views",)
+# The label fields choose labelled clips, which carry no narrations: SupCon's alone.
+METHOD_DATA_FIELDS = ("data.views", "data.label_key", "data.label_subset", "data.label_modality")
 
 
 def reject_unused(config: TrainConfig, method: str, used: Iterable[str]) -> None:

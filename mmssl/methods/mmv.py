@@ -9,7 +9,8 @@ or raw dot products with ``loss.normalize=false``). The bracketed audio-text ter
 ``at``, weight 0 by default) trains the path MMV uses at test time for audio; it is what
 lets words only the sound reveals reach text. Clips without an audio track are left out of
 the audio terms. Negatives come from the whole global batch through
-:func:`mmssl.distributed.gather_with_grad`.
+:func:`mmssl.distributed.gather_with_grad`; ``loss.chunk_size`` computes every term in its
+memory-linear form.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from torch import Tensor
 
 from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
-from mmssl.losses import MILNCELoss, NCELoss
 from mmssl.methods.base import Method
 from mmssl.methods.fields import reject_unused
 from mmssl.methods.registry import METHODS
@@ -31,6 +31,7 @@ from mmssl.methods.towers import (
     space_fields,
     tower_fields,
 )
+from mmssl.methods.video_text_objective import milnce_loss, nce_loss
 
 SPACES = ("fac", "shared", "disjoint")  # the first is MMV's own
 
@@ -46,14 +47,16 @@ class MMV(Method):
         super().__init__()
         space = chosen_space(config, "mmv", SPACES)
         reject_unused(config, "mmv", tower_fields(self.modalities) | space_fields(space)
-                      | SCORING_FIELDS | {"loss.weights"})
+                      | SCORING_FIELDS | {"loss.weights", "loss.chunk_size"})
         self.scoring = Scoring.from_config(config.loss, "mmv")
         self.towers = build_towers(config, vocab_size, self.modalities)
         self.spaces = build_spaces(config, self.towers, ("va", "vt", "at"), space)
         self.weights = resolve_weights(self.default_weights, config.loss.weights, "mmv")
-        # The embeddings arrive as scored (normalised or not); the losses apply only τ.
-        self.nce = NCELoss(temperature=self.scoring.temperature, normalize=False)
-        self.milnce = MILNCELoss(temperature=self.scoring.temperature)
+        # The embeddings arrive as scored (normalised or not); the losses apply only τ,
+        # in blocks of loss.chunk_size rows when set (same values, memory linear in B).
+        tau, chunk = self.scoring.temperature, config.loss.chunk_size
+        self.nce = nce_loss(tau, chunk)
+        self.milnce = milnce_loss(tau, chunk)
 
     def features(self, batch: dict) -> dict[str, Tensor]:
         """This process's embeddings, not gathered: ``video_<pair>``, ``audio_<pair>`` (B, D),

@@ -27,7 +27,11 @@ class FeatureQueue(nn.Module):
     enqueues would leave them. ``features`` is the raw (K, D) buffer in slot order; the
     losses that read it are invariant to the order of the negatives.
 
-    Both the features and the pointer are registered buffers, so they are saved in and
+    ``filled`` counts the slots written so far (up to K): a method that must not treat the
+    random initial rows as past samples (SwAV uses its queue only once it is full, as the
+    reference's ``use_the_queue``) reads :attr:`full`.
+
+    The features, the pointer and the fill count are registered buffers, so they are saved in and
     restored from checkpoints (``state_dict``), move with ``.to(device)``, and get no
     gradient. The queue stores keys as given: pass L2-normalised keys, as MoCo and ALBEF
     do (both normalise in the model's projection head). It starts from random unit
@@ -50,6 +54,7 @@ class FeatureQueue(nn.Module):
 
     queue: Tensor
     ptr: Tensor
+    filled: Tensor
 
     def __init__(self, size: int, dim: int, generator: torch.Generator | None = None,
                  dtype: torch.dtype = torch.float32) -> None:
@@ -59,11 +64,17 @@ class FeatureQueue(nn.Module):
         init = torch.randn(size, dim, generator=generator, dtype=dtype)
         self.register_buffer("queue", F.normalize(init, dim=-1))
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
 
     @property
     def size(self) -> int:
         """K, the number of stored features."""
         return self.queue.shape[0]
+
+    @property
+    def full(self) -> bool:
+        """Whether every slot holds an enqueued key (none of the initial rows is left)."""
+        return int(self.filled) >= self.size
 
     @property
     def features(self) -> Tensor:
@@ -87,6 +98,7 @@ class FeatureQueue(nn.Module):
         target = slots[keep].to(self.queue.device)
         self.queue.index_copy_(0, target, keys[keep].to(self.queue))
         self.ptr.copy_((self.ptr + n) % self.size)
+        self.filled.copy_((self.filled + n).clamp(max=self.size))
 
     def extra_repr(self) -> str:
         return f"size={self.size}, dim={self.queue.shape[1]}"

@@ -1,24 +1,28 @@
-"""Video-text dual towers: MIL-NCE (Miech et al., CVPR 2020) and CLIP-style InfoNCE
-(Radford et al., ICML 2021), both in one shared video-text space, scored by
-:class:`~mmssl.methods.scoring.Scoring`.
+"""Video–text dual towers in one shared space, scored by
+:class:`~mmssl.methods.scoring.Scoring`, trained with the objective ``loss.kind``
+(:mod:`~mmssl.methods.video_text_objective`): one class registered under two names that
+differ in their own objective.
 
-``milnce``: MIL-NCE over the K candidate narrations of each clip (the reference uses raw
-dot products: ``loss.normalize=false``). ``clip``: symmetric InfoNCE against the anchor
-narration, with CLIP's learnable temperature exp(logit_scale) (initialised to 1/τ,
-clamped at 100) when ``loss.learn_temperature``.
+``milnce`` (Miech et al., CVPR 2020): MIL-NCE over the K candidate narrations of each clip
+(the reference uses raw dot products: ``loss.normalize=false``).
+``clip`` (Radford et al., ICML 2021): symmetric InfoNCE against the anchor narration, with
+CLIP's learnable temperature exp(logit_scale) (initialised to 1/τ, kept ≤ 100 in place
+after each step) when ``loss.learn_temperature``.
+
+Either takes any other kind: ``siglip``, ``mms``, ``margin_ranking`` (HowTo100M),
+``hadsell``; ``loss.chunk_size`` gives each its memory-linear form.
 """
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmssl.config import TrainConfig
 from mmssl.distributed import gather_features
-from mmssl.losses import MILNCELoss, NCELoss
 from mmssl.methods.base import Method
 from mmssl.methods.fields import reject_unused
 from mmssl.methods.registry import METHODS
-from mmssl.methods.scoring import SCORING_FIELDS, Scoring
+from mmssl.methods.scoring import Scoring
 from mmssl.methods.terms import resolve_weights, weighted_total
 from mmssl.methods.towers import (
     build_spaces,
@@ -27,64 +31,57 @@ from mmssl.methods.towers import (
     space_fields,
     tower_fields,
 )
+from mmssl.methods.video_text_objective import (
+    MARGIN_KINDS,
+    VideoTextObjective,
+    chosen_kind,
+    objective_fields,
+)
 
 MODALITIES = ("video", "text")
-
-
-def video_text_parts(config: TrainConfig, vocab_size: int, method: str,
-                     learnable: bool = False) -> tuple[nn.ModuleDict, nn.Module, Scoring]:
-    """Towers, the one shared space and the scoring (``learnable``: may learn τ) of a
-    video-text method, after checking that the config sets no field they do not use."""
-    space = chosen_space(config, method, ("shared",))
-    reject_unused(config, method, tower_fields(MODALITIES) | space_fields(space)
-                  | SCORING_FIELDS | {"loss.weights"})
-    scoring = Scoring.from_config(config.loss, method, learnable=learnable)
-    towers = build_towers(config, vocab_size, MODALITIES)
-    return towers, build_spaces(config, towers, ("vt",), space), scoring
+OWN_KIND = {"milnce": "milnce", "clip": "infonce"}  # each registered name's own objective
 
 
 @METHODS.register("milnce")
-class MILNCE(Method):
-    modalities = MODALITIES
-    default_weights = {"vt": 1.0}
-
-    def __init__(self, config: TrainConfig, vocab_size: int):
-        super().__init__()
-        self.towers, self.spaces, self.scoring = video_text_parts(
-            config, vocab_size, "milnce")
-        self.weights = resolve_weights(self.default_weights, config.loss.weights, "milnce")
-        self.objective = MILNCELoss(temperature=self.scoring.temperature)
-
-    def features(self, batch: dict) -> dict[str, Tensor]:
-        """``video`` (B, D), ``text`` (B, K, D) candidates, ``text_mask`` (B, K)."""
-        return {"video": self.embed("video", batch["video"])["vt"],
-                "text": self.embed("text", batch["text"])["vt"], "text_mask": batch["text_mask"]}
-
-    def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
-        f = gather_features(features)
-        return weighted_total({"vt": self.objective(f["video"], f["text"], f["text_mask"])},
-                              self.weights)
-
-
 @METHODS.register("clip")
-class CLIP(Method):
+class VideoText(Method):
+    """Video and text towers, one shared space; ``training_step(batch) -> {"loss",
+    "loss_vt"[, "temperature"]}``. ``config.method`` (milnce | clip) picks the objective
+    used when ``loss.kind`` is empty."""
+
     modalities = MODALITIES
     default_weights = {"vt": 1.0}
 
     def __init__(self, config: TrainConfig, vocab_size: int):
         super().__init__()
-        self.towers, self.spaces, self.scoring = video_text_parts(
-            config, vocab_size, "clip", learnable=True)
-        self.weights = resolve_weights(self.default_weights, config.loss.weights, "clip")
-        self.objective = NCELoss(temperature=self.scoring.temperature, normalize=False)
+        method = config.method
+        if method not in OWN_KIND:
+            raise ValueError(f"video-text method: config.method must be one of "
+                             f"{sorted(OWN_KIND)}, got {method!r}")
+        kind = chosen_kind(config.loss, method, OWN_KIND[method])
+        space = chosen_space(config, method, ("shared",))
+        reject_unused(config, method, tower_fields(MODALITIES) | space_fields(space)
+                      | objective_fields(kind))
+        # The margin kinds compare embeddings as they are: no temperature to fix or learn.
+        self.scoring = (Scoring(config.loss.normalize) if kind in MARGIN_KINDS else
+                        Scoring.from_config(config.loss, method, learnable="logit_scale"))
+        self.towers = build_towers(config, vocab_size, MODALITIES)
+        self.spaces = build_spaces(config, self.towers, ("vt",), space)
+        self.weights = resolve_weights(self.default_weights, config.loss.weights, method)
+        self.objective = VideoTextObjective(kind, config.loss)
 
     def features(self, batch: dict) -> dict[str, Tensor]:
-        """``video`` (B, D), anchor ``text`` (B, D) and, when learnt, ``logit_scale`` ()."""
+        """``video`` (B, D), ``text`` (B, K, D) candidates (K = 1, the anchor, unless the
+        objective reads them all), ``text_mask`` (B, K), and the learnt 0-dim parameters
+        of the scoring and the objective."""
+        text, mask = batch["text"], batch["text_mask"]
+        if not self.objective.uses_candidates:
+            text, mask = text[:, :1], mask[:, :1]
         return {"video": self.embed("video", batch["video"])["vt"],
-                "text": self.embed("text", batch["text"][:, 0])["vt"],
-                **self.scoring.features()}
+                "text": self.embed("text", text)["vt"], "text_mask": mask,
+                **self.scoring.features(), **self.objective.features()}
 
     def loss(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
         f = gather_features(features)
-        vt = self.objective(f["video"], f["text"], logit_scale=self.scoring.logit_scale_of(f))
+        vt = self.objective(f, self.scoring.scale(f))
         return {**weighted_total({"vt": vt}, self.weights), **self.scoring.report(f)}

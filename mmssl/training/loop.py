@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from mmssl.data.training_stream import TrainingStream
 from mmssl.methods import build_method
 from mmssl.methods.towers import load_pretrained
 from mmssl.training.accumulate import accumulated_step
+from mmssl.training.launch import accelerator_options, describe, launch_record, write_launch
 from mmssl.training.observe import Interval, RunLog, memory
 from mmssl.training.optim import build_optimizer
 from mmssl.training.run_directory import (
@@ -55,12 +55,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def launched_on_cpus() -> bool:
-    """True when several processes were launched (``WORLD_SIZE`` > 1, as torchrun and
-    ``accelerate launch`` set it) on a machine without CUDA. Accelerate treats such a launch
-    as multi-process (gloo) only when told it runs on CPUs; otherwise every process would
-    train alone on its own data and all would write the same run directory."""
-    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 class Run:
@@ -71,8 +65,9 @@ class Run:
         torch.set_num_threads(torch_threads(config.threads, config.data.num_workers))
         seed_everything(config.seed)
         self.config, self.progress = config, progress
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision,
-                                       cpu=launched_on_cpus())
+        # Processes, precision and backend as the launcher and the config say (launch.py).
+        self.accelerator = Accelerator(**accelerator_options(config))
+        self.launch = launch_record(self.accelerator, config)
         self.run_dir = Path(config.output_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # Whose directory this is, decided before anything is written into it: a new run
@@ -145,6 +140,7 @@ class Run:
         checkpoint = self.run_dir / CHECKPOINT_DIR
         if self.accelerator.is_main_process:
             save_checkpoint(checkpoint, self.core, self.config, self.tokenizer)
+            write_launch(checkpoint, self.launch)
         self.accelerator.wait_for_everyone()
         return checkpoint
 
@@ -166,6 +162,8 @@ def train(config: TrainConfig, progress: bool = True, batches=None) -> Path:
         run.restore(directory, training)
     if run.accelerator.is_main_process:
         save_config(config, run.run_dir / CONFIG_FILE)
+        write_launch(run.run_dir, run.launch)
+        print(describe(run.launch), flush=True)
     _loop(run, batches)
     return run.save_final()
 
@@ -202,7 +200,7 @@ def _loop(run: Run, batches) -> None:
         micro = [_to_device(batch, accelerator.device) for batch in micro]
         out, grad_norm = _optimizer_step(run, micro)
         run.step += 1
-        interval.samples += sum(len(b["video"]) for b in micro) * accelerator.num_processes
+        interval.samples += sum(map(_clips, micro)) * accelerator.num_processes
         bar.update(1)
         if main and (run.step % config.log_every == 0 or run.step == total):
             record = _record(run, out, grad_norm, interval, skipped)
@@ -265,6 +263,11 @@ def _periodic_eval(run: Run) -> dict:
                    for direction, values in results["metrics"].items()}
     run.accelerator.wait_for_everyone()
     return metrics
+
+
+def _clips(batch: dict) -> int:
+    """Clips in a batch: the length of its tensors (labelled audio clips have no video)."""
+    return len(next(value for value in batch.values() if torch.is_tensor(value)))
 
 
 def _to_device(batch: dict, device) -> dict:

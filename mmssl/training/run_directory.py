@@ -1,6 +1,6 @@
 """A run directory belongs to one run.
 
-A run directory (``output_dir``) holds ``config.yaml``, ``tokenizer.json``, ``log.jsonl``,
+A run directory (``output_dir``) holds ``config.yaml``, ``launch.json``, ``tokenizer.json``, ``log.jsonl``,
 ``tensorboard/``, ``checkpoints/step-N/`` (resumable states, each naming the run that wrote
 it, :mod:`mmssl.training.state`) and ``checkpoint/`` (the final weights). When a run starts
 (:func:`claim`):
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmssl.errors import UserError
+from mmssl.training.launch import LAUNCH_NAME
 from mmssl.training.observe import LOG_NAME, TENSORBOARD_DIR
 from mmssl.training.state import RunCheckpoints, checkpoint_run, find_resumable, saved_steps
 
@@ -36,7 +37,8 @@ STATES_DIR = "checkpoints"  # resumable step-N directories
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "config.yaml"
 # Everything a run writes into its directory: what --overwrite deletes.
-RUN_FILES = (STATES_DIR, CHECKPOINT_DIR, LOG_NAME, TENSORBOARD_DIR, TOKENIZER_FILE, CONFIG_FILE)
+RUN_FILES = (STATES_DIR, CHECKPOINT_DIR, LOG_NAME, TENSORBOARD_DIR, TOKENIZER_FILE, CONFIG_FILE,
+             LAUNCH_NAME)
 
 
 class RunDirectoryError(UserError):

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from helpers import assert_same, largest_saved_tensor, value_and_grads
 
 from mmssl import distributed
 from mmssl.losses import MILNCELoss, NCELoss
@@ -11,21 +12,6 @@ from mmssl.losses.chunked import ChunkedMILNCELoss, ChunkedNCELoss, row_col_logs
 
 F64 = torch.float64
 SIZES = [(1, 4), (5, 2), (7, 3), (16, 4), (16, 5), (9, 9), (6, 64)]  # (B, chunk): ragged, ≥B
-
-
-def value_and_grads(loss_fn, *inputs, **kwargs):
-    """Loss value and the gradients of every floating input that requires grad."""
-    leaves = [t.detach().clone().requires_grad_(t.is_floating_point()) for t in inputs]
-    loss = loss_fn(*leaves, **kwargs)
-    loss.backward()
-    return loss.detach(), [t.grad for t in leaves if t.is_floating_point()]
-
-
-def assert_same(plain, chunked, rtol=1e-10, atol=1e-12):
-    torch.testing.assert_close(chunked[0], plain[0], rtol=rtol, atol=atol)
-    assert len(plain[1]) == len(chunked[1])
-    for want, got in zip(plain[1], chunked[1], strict=True):
-        torch.testing.assert_close(got, want, rtol=rtol, atol=atol)
 
 
 def pair(seed, b, d=6, dtype=F64):
@@ -133,20 +119,6 @@ def test_gradcheck_losses():
     mil = ChunkedMILNCELoss(temperature=0.5, normalize=True, chunk_size=2)
     inputs = [v.requires_grad_(True), t.requires_grad_(True)]
     assert torch.autograd.gradcheck(lambda a, b: mil(a, b, mask), inputs)
-
-
-def largest_saved_tensor(loss_fn, *inputs):
-    """Numel of the largest tensor the autograd graph saves for backward."""
-    sizes = []
-
-    def pack(t):
-        sizes.append(t.numel())
-        return t
-
-    leaves = [t.clone().requires_grad_(True) for t in inputs]
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss_fn(*leaves).backward()
-    return max(sizes)
 
 
 def test_graph_never_saves_a_batch_by_batch_tensor():

@@ -1,8 +1,9 @@
-"""SigLIP, MMS and batch margin losses with 2 real processes (gloo, CPU) against 1 process.
+"""SigLIP, MMS, Hadsell's and the max-margin ranking loss with 2 real processes (gloo,
+CPU) against 1 process.
 
 Each process holds half of a fixed global batch, gathers with
 :func:`mmssl.distributed.gather_with_grad` and computes the loss on the gathered batch, as
-in tests/test_distributed.py. One spawn serves all three cases.
+in tests/test_distributed.py. One spawn serves every case.
 """
 
 
@@ -10,7 +11,8 @@ import pytest
 import torch
 
 from mmssl import distributed
-from mmssl.losses.margin import MarginContrastiveLoss
+from mmssl.losses.hadsell import HadsellContrastiveLoss
+from mmssl.losses.margin_ranking import MaxMarginRankingLoss
 from mmssl.losses.mms import MaskedMarginSoftmaxLoss
 from mmssl.losses.siglip import SigLIPLoss
 
@@ -24,8 +26,10 @@ CASES = {
                lambda loss_fn, x, y: loss_fn(x, y)),
     "mms": (lambda: MaskedMarginSoftmaxLoss(margin=0.1),
             lambda loss_fn, x, y: loss_fn(x, y, negative_mask=NEGATIVE_MASK)),
-    "margin": (lambda: MarginContrastiveLoss(margin=1.5),
-               lambda loss_fn, x, y: loss_fn.forward_batch(x, y)),
+    "hadsell": (lambda: HadsellContrastiveLoss(margin=1.5),
+                lambda loss_fn, x, y: loss_fn.forward_batch(x, y)),
+    "margin_ranking": (lambda: MaxMarginRankingLoss(margin=0.5),
+                       lambda loss_fn, x, y: loss_fn(x, y)),
 }
 
 

@@ -11,50 +11,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import HAS_AUDIO, TAU, TEXT_MASK, VOCAB, B, tiny_config
+from helpers import fixed_batch as batch
+from helpers import make_method as make
 
-from mmssl.config import TrainConfig, demo_train_config
+from mmssl.config import demo_train_config
 from mmssl.losses import MILNCELoss, NCELoss
-from mmssl.methods import METHODS, build_method
-
-B, K, WORDS, VOCAB, FRAMES = 5, 3, 4, 20, 4
-TAU = 0.07
-HAS_AUDIO = [True, True, False, True, True]
-TEXT_MASK = [[1, 1, 1], [1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]]
-
-
-def tiny(config: TrainConfig) -> TrainConfig:
-    """``config`` with tiny towers for the modalities its method has (sizes do not enter
-    the composition of terms; a size the method does not use may not be set)."""
-    model, modalities = config.model, METHODS.get(config.method).modalities
-    model.video_width, model.vat_dim = 4, 5
-    if "audio" in modalities:
-        model.audio_width = 4
-    if config.method == "mmv":
-        model.va_dim = 6  # only MMV's fac and disjoint spaces have an S_va
-    if "text" in modalities:
-        model.word_dim, model.text_width = 8, 8
-    return config
-
-
-def make(method: str, dtype=torch.float64, **loss) -> torch.nn.Module:
-    config = TrainConfig(method=method)
-    config.data.views = 2 if method in ("simclr", "byol") else 1
-    for key, value in loss.items():
-        setattr(config.loss, key, value)
-    torch.manual_seed(0)
-    return build_method(tiny(config), VOCAB).to(dtype).eval()
-
-
-def batch(dtype=torch.float64) -> dict:
-    g = torch.Generator().manual_seed(1)
-    return {"video": torch.randint(0, 256, (B, 3, FRAMES, 16, 16), generator=g,
-                                   dtype=torch.uint8),
-            "video_view2": torch.randint(0, 256, (B, 3, FRAMES, 16, 16), generator=g,
-                                         dtype=torch.uint8),
-            "audio": torch.randn(B, 2400, generator=g, dtype=dtype),  # 16 log-mel frames
-            "audio_mask": torch.tensor(HAS_AUDIO),
-            "text": torch.randint(1, VOCAB, (B, K, WORDS), generator=g),
-            "text_mask": torch.tensor(TEXT_MASK, dtype=torch.bool)}
+from mmssl.methods import build_method
 
 
 def heads(method, modality: str, x: torch.Tensor) -> dict:
@@ -151,7 +114,7 @@ def test_demo_mmv_loss_is_the_one_it_always_was():
     """The demo's method (MMV-FAC, cosine / 0.07, audio-text term on) computes exactly,
     bit for bit, the calls MMV made before the scoring policy had one home: normalised
     head outputs, NCE(τ) on S_va and MIL-NCE(τ) on S_vat."""
-    config = tiny(demo_train_config())
+    config = tiny_config(demo_train_config())
     torch.manual_seed(0)
     method = build_method(config, VOCAB).eval()
     b = batch(torch.float32)
@@ -231,7 +194,7 @@ def test_clip_terms(normalize, learnable):
         assert "temperature" not in out
 
 
-def test_clip_learnt_scale_is_clamped_at_100():
+def test_clip_learnt_scale_is_used_as_it_is_and_bounded_after_each_step():
     method = make("clip", learn_temperature=True)
     with torch.no_grad():
         method.scoring.logit_scale.fill_(math.log(150.0))
@@ -239,8 +202,9 @@ def test_clip_learnt_scale_is_clamped_at_100():
         out = method.training_step(b)
         v = scored(heads(method, "video", b["video"])["vt"], True)
         t = scored(heads(method, "text", b["text"][:, 0])["vt"], True)
-    assert float(out["loss_vt"]) == pytest.approx(nce(v, t, 100.0), rel=1e-10)
-    assert float(out["temperature"]) == pytest.approx(0.01, rel=1e-12)
+    assert float(out["loss_vt"]) == pytest.approx(nce(v, t, 150.0), rel=1e-10)
+    method.after_step()  # what the loop calls after every optimiser step
+    assert method.scoring.logit_scale.item() == pytest.approx(math.log(100.0), rel=1e-12)
 
 
 def test_simclr_terms():
@@ -273,3 +237,114 @@ def test_byol_terms():
     t1, t2 = (scored(t, True) for t in target)
     regression = [(2 - 2 * dot(p1[i], t2[i])) + (2 - 2 * dot(p2[i], t1[i])) for i in range(B)]
     check(out, {"ssl": sum(regression) / B}, {"ssl": 1.0})
+
+
+def video_text_embeddings(method, b: dict, normalize: bool):
+    """The method's video and anchor-text rows as scored (normalised or not)."""
+    v = scored(heads(method, "video", b["video"])["vt"], normalize)
+    t = scored(heads(method, "text", b["text"][:, 0])["vt"], normalize)
+    return v, t
+
+
+@pytest.mark.parametrize("method_name", ["clip", "milnce"])
+def test_siglip_kind_terms(method_name):
+    method = make(method_name, kind="siglip", temperature=0.1)
+    with torch.no_grad():
+        method.objective.bias.fill_(-2.0)
+        b = batch()
+        out = method.training_step(b)
+        v, t = video_text_embeddings(method, b, True)
+    pairs = [(i, j) for i in range(B) for j in range(B)]
+    signed = [(1 if i == j else -1) * (10.0 * dot(v[i], t[j]) - 2.0) for i, j in pairs]
+    expected = sum(math.log1p(math.exp(-z)) for z in signed) / B  # −Σ log σ(ℓ·z) / B
+    check(out, {"vt": expected}, {"vt": 1.0})
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_mms_kind_terms(normalize):
+    method = make("clip", kind="mms", margin=0.2, normalize=normalize)
+    b = batch()
+    with torch.no_grad():
+        out = method.training_step(b)
+        v, t = video_text_embeddings(method, b, normalize)
+    scale = 1.0 / TAU if normalize else 1.0  # s(v, t) = (v/τ)·t
+    check(out, {"vt": mms(v * scale, t, 0.2)}, {"vt": 1.0})
+
+
+def test_margin_ranking_kind_terms():
+    method = make("clip", kind="margin_ranking", ranking_margin=0.3)
+    b = batch()
+    with torch.no_grad():
+        out = method.training_step(b)
+        v, t = video_text_embeddings(method, b, True)
+    s = [[dot(v[i], t[j]) for j in range(B)] for i in range(B)]  # cosine, no temperature
+    hinges = [max(0.0, 0.3 + s[i][j] - s[i][i]) + max(0.0, 0.3 + s[i][j] - s[j][j])
+              for i in range(B) for j in range(B)]
+    check(out, {"vt": sum(hinges) / B ** 2}, {"vt": 1.0})
+
+
+def test_hadsell_kind_terms():
+    method = make("milnce", kind="hadsell", hadsell_margin=1.1)
+    b = batch()
+    with torch.no_grad():
+        out = method.training_step(b)
+        v, t = video_text_embeddings(method, b, True)
+    pairs = []
+    for i in range(B):
+        for j in range(B):
+            d = math.sqrt(sum((float(p) - float(q)) ** 2 for p, q in zip(v[i], t[j], strict=True)))
+            pairs.append(0.5 * d * d if i == j else 0.5 * max(0.0, 1.1 - d) ** 2)
+    check(out, {"vt": sum(pairs) / B ** 2}, {"vt": 1.0})
+
+
+def test_clip_with_milnce_kind_is_milnce():
+    """The objective, not the registered name, decides the loss."""
+    b = batch()
+    with torch.no_grad():
+        as_clip = make("clip", kind="milnce").training_step(b)
+        as_milnce = make("milnce").training_step(b)
+    assert float(as_clip["loss"]) == pytest.approx(float(as_milnce["loss"]), rel=1e-12)
+
+
+@pytest.mark.parametrize(("method_name", "loss"), [
+    ("clip", {}), ("clip", {"learn_temperature": True}), ("milnce", {}),
+    ("clip", {"kind": "siglip"}), ("clip", {"kind": "mms"}),
+    ("clip", {"kind": "margin_ranking"}), ("clip", {"kind": "hadsell"}),
+    ("mmv", {"weights": {"at": 1.0}}), ("simclr", {}), ("moco", {"queue_size": 6}),
+    ("supcon", {}), ("albef", {"learn_temperature": True, "queue_size": 6}),
+])
+def test_chunk_size_gives_the_same_loss_and_gradients(method_name, loss):
+    """``loss.chunk_size`` on every contrastive method: the memory-linear form of each of
+    its terms, the same values and parameter gradients as the whole score matrices."""
+    b = batch()
+    results = []
+    for chunk in (0, 2):
+        method = make(method_name, chunk_size=chunk, **loss).train()
+        out = method.training_step(b)
+        out["loss"].backward()
+        grads = {name: p.grad.clone() for name, p in method.named_parameters()
+                 if p.grad is not None}
+        results.append(({k: float(v.detach()) for k, v in out.items()}, grads))
+    (whole, whole_grads), (chunked, chunked_grads) = results
+    assert whole.keys() == chunked.keys() and whole_grads.keys() == chunked_grads.keys()
+    for key in whole:
+        assert chunked[key] == pytest.approx(whole[key], rel=1e-10), key
+    for name in whole_grads:
+        torch.testing.assert_close(chunked_grads[name], whole_grads[name], rtol=1e-8,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize(("method_name", "override", "message"), [
+    ("clip", {"kind": "nce"}, "loss.kind='nce' is not available"),
+    ("clip", {"kind": "margin_ranking", "temperature": 0.2}, "does not use loss.temperature"),
+    ("milnce", {"kind": "hadsell", "learn_temperature": True},
+     "does not use loss.learn_temperature"),
+    ("clip", {"kind": "infonce", "ranking_margin": 0.5}, "does not use loss.ranking_margin"),
+    ("byol", {"chunk_size": 64}, "does not use loss.chunk_size"),
+    ("barlow_twins", {"chunk_size": 64}, "does not use loss.chunk_size"),
+    ("swav", {"chunk_size": 64}, "does not use loss.chunk_size"),
+    ("moco", {"queue_size": 0}, "set loss.queue_size >= 1"),
+])
+def test_settings_a_method_would_ignore_are_errors(method_name, override, message):
+    with pytest.raises(ValueError, match=message):
+        make(method_name, **override)

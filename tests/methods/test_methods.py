@@ -1,5 +1,7 @@
 """Every method config in configs/ trains on the synthetic world and lowers its loss; the
-methods with a text tower can then be evaluated zero-shot."""
+methods with a text tower can then be evaluated zero-shot. Configs of labelled clips
+(``data.label_key``: SupCon) train on the COIN-format shards, the others on the
+HowTo100M-format ones."""
 
 import itertools
 import json
@@ -28,13 +30,19 @@ def tiny_overrides(shards, out) -> list[str]:
             "--optim.warmup_steps=2", "--optim.lr=0.001", "--log_every=1"]
 
 
+def training_shards(path: Path, tiny_shards, classification_shards) -> Path:
+    labelled = yaml.safe_load(path.read_text()).get("data", {}).get("label_key")
+    return classification_shards["coin"] if labelled else tiny_shards["howto100m"]
+
+
 @pytest.fixture(scope="module")
-def trained(tiny_shards, tmp_path_factory):
+def trained(tiny_shards, classification_shards, tmp_path_factory):
     """{config name: checkpoint directory}, each trained for STEPS steps."""
     runs = {}
     for path in CONFIGS:
         out = tmp_path_factory.mktemp(path.stem)
-        config = load_config(TrainConfig, path, tiny_overrides(tiny_shards["howto100m"], out))
+        shards = training_shards(path, tiny_shards, classification_shards)
+        config = load_config(TrainConfig, path, tiny_overrides(shards, out))
         runs[path.stem] = train(config, progress=False)
     return runs
 

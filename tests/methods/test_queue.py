@@ -65,14 +65,15 @@ def test_batch_larger_than_queue_equals_single_key_enqueues():
     assert torch.equal(big.features, single.features) and int(big.ptr) == int(single.ptr)
 
 
-def test_state_dict_holds_queue_and_pointer():
+def test_state_dict_holds_queue_pointer_and_fill_count():
     queue = FeatureQueue(SIZE, DIM)
     queue.enqueue(rows(3, seed=5))
     state = queue.state_dict()
-    assert set(state) == {"queue", "ptr"}
+    assert set(state) == {"queue", "ptr", "filled"}
     restored = FeatureQueue(SIZE, DIM, generator=torch.Generator().manual_seed(99))
     restored.load_state_dict(state)
     assert torch.equal(restored.features, queue.features) and int(restored.ptr) == 3
+    assert int(restored.filled) == 3 and not restored.full
     more = rows(4, seed=6)
     queue.enqueue(more)
     restored.enqueue(more)
@@ -130,3 +131,12 @@ def test_two_processes_hold_identical_queues_in_rank_order(run_gloo):
     first = per_rank[1]["states"][0]["features"]
     assert torch.equal(first[:LOCAL], step_keys(0, 0))
     assert torch.equal(first[LOCAL:2 * LOCAL], step_keys(0, 1))
+
+
+@pytest.mark.parametrize(("batches", "full_after"), [([2, 2, 1], 3), ([7], 1), ([4, 0, 1], 3)])
+def test_full_once_every_initial_row_is_replaced(batches, full_after):
+    queue = FeatureQueue(SIZE, DIM)
+    for index, n in enumerate(batches, start=1):
+        queue.enqueue(rows(n, seed=index))
+        assert queue.full == (index >= full_after)
+        assert int(queue.filled) == min(SIZE, sum(batches[:index]))

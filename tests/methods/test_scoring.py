@@ -27,30 +27,45 @@ def test_raw_dot_products_have_no_temperature():
     assert scoring.temperature == 1.0 and scoring.scale({}) == 1.0
 
 
-def test_learnable_temperature_starts_at_tau_and_is_bounded():
-    scoring = Scoring(normalize=True, temperature=0.05, learnable=True)
+def test_learnable_temperature_starts_at_tau_and_is_bounded_in_place():
+    scoring = Scoring(normalize=True, temperature=0.05, learnt="logit_scale")
     features = scoring.features()
     assert features["logit_scale"] is scoring.logit_scale and scoring.logit_scale.requires_grad
     assert scoring.scale(features).item() == pytest.approx(20.0)
     assert scoring.report(features)["temperature"].item() == pytest.approx(0.05)
     with torch.no_grad():
         scoring.logit_scale.fill_(math.log(1000.0))
-    assert scoring.scale(features).item() == 100.0  # 1/τ = min(exp(logit_scale), 100)
     scoring.scale(features).backward()
-    assert float(scoring.logit_scale.grad) == 0.0  # past the bound it stops moving out
+    assert float(scoring.logit_scale.grad) != 0.0  # past the bound the gradient still acts
+    scoring.clamp_()  # what a method's after_step does after every optimiser step
+    assert scoring.logit_scale.item() == pytest.approx(math.log(100.0))  # 1/τ ≤ 100
+
+
+def test_albef_temperature_is_learnt_as_tau_and_kept_in_its_range():
+    scoring = Scoring(normalize=True, temperature=0.9, learnt="temperature")
+    assert scoring.learnt_temperature.item() == pytest.approx(0.5)  # clamped when built
+    features = scoring.features()
+    assert features["learnt_temperature"] is scoring.learnt_temperature
+    assert scoring.temperature_of(features) is scoring.learnt_temperature
+    assert scoring.logit_scale_of(features) is None
+    with torch.no_grad():
+        scoring.learnt_temperature.fill_(1e-5)
+    scoring.clamp_()
+    assert scoring.learnt_temperature.item() == pytest.approx(0.001)
+    assert scoring.scale(scoring.features()).item() == pytest.approx(1000.0)
 
 
 def test_invalid_scoring():
     with pytest.raises(ValueError, match="temperature must be > 0"):
         Scoring(temperature=0.0)
     with pytest.raises(ValueError, match="needs normalised"):
-        Scoring(normalize=False, learnable=True)
+        Scoring(normalize=False, learnt="logit_scale")
 
 
 @pytest.mark.parametrize(("loss", "options", "message"), [
     ({"normalize": False, "temperature": 0.2}, {}, "temperature=0.2 is unused"),
     ({"learn_temperature": True}, {}, "learn_temperature is not available"),
-    ({"learn_temperature": True, "normalize": False}, {"learnable": True},
+    ({"learn_temperature": True, "normalize": False}, {"learnable": "logit_scale"},
      "learn_temperature needs loss.normalize=true"),
     ({"normalize": False}, {"cosine_only": True}, "normalize=false is not available"),
 ])

@@ -1,9 +1,9 @@
-"""MarginContrastiveLoss against a loop reference written straight from Hadsell et al. 2006."""
+"""HadsellContrastiveLoss against a loop reference written straight from Hadsell et al. 2006."""
 
 import pytest
 import torch
 
-from mmssl.losses.margin import MarginContrastiveLoss
+from mmssl.losses.hadsell import HadsellContrastiveLoss
 
 
 def naive_pair_loss(a, b, dissimilar, margin):
@@ -52,7 +52,7 @@ def test_pairs_match_naive_reference(margin):
     x, y = random_pair(0, b=10)
     label = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1, 1, 1])
     assert_both_hinge_branches((x - y).norm(dim=-1).detach()[label.bool()], margin)
-    loss = MarginContrastiveLoss(margin=margin)(x, y, label)
+    loss = HadsellContrastiveLoss(margin=margin)(x, y, label)
     assert_same_values_and_gradients(loss, naive_margin(x, y, label, margin), [x, y])
 
 
@@ -61,13 +61,13 @@ def test_batch_matches_naive_reference(margin):
     x, y = random_pair(1, b=5)
     off_diagonal = ~torch.eye(5, dtype=torch.bool)
     assert_both_hinge_branches(torch.cdist(x, y).detach()[off_diagonal], margin)
-    loss = MarginContrastiveLoss(margin=margin).forward_batch(x, y)
+    loss = HadsellContrastiveLoss(margin=margin).forward_batch(x, y)
     assert_same_values_and_gradients(loss, naive_margin_batch(x, y, margin), [x, y])
 
 
 def test_batch_equals_forward_on_enumerated_pairs():
     x, y = random_pair(2, b=4)
-    loss_fn = MarginContrastiveLoss(margin=1.5)
+    loss_fn = HadsellContrastiveLoss(margin=1.5)
     ii, jj = torch.meshgrid(torch.arange(4), torch.arange(4), indexing="ij")
     ii, jj = ii.reshape(-1), jj.reshape(-1)
     explicit = loss_fn(x[ii], y[jj], (ii != jj).long())
@@ -75,7 +75,7 @@ def test_batch_equals_forward_on_enumerated_pairs():
 
 
 def test_known_values():
-    loss_fn = MarginContrastiveLoss(margin=1.0)
+    loss_fn = HadsellContrastiveLoss(margin=1.0)
     x = torch.zeros(3, 2, dtype=torch.float64)
     y = torch.tensor([[3.0, 4.0], [0.6, 0.8], [1.0, 0.0]], dtype=torch.float64)  # d = 5, 1, 1
     # Dissimilar pairs at d ≥ ε cost nothing.
@@ -89,7 +89,7 @@ def test_known_values():
 
 def test_batch_zero_when_positives_coincide_and_negatives_are_far():
     x = (3.0 * torch.eye(4, dtype=torch.float64)).requires_grad_(True)  # pairwise d = 3√2
-    loss = MarginContrastiveLoss(margin=4.0).forward_batch(x, x.detach().clone())
+    loss = HadsellContrastiveLoss(margin=4.0).forward_batch(x, x.detach().clone())
     assert loss.item() == 0.0
     # d = 0 on the diagonal: the gradient is zero there, not NaN.
     (grad,) = torch.autograd.grad(loss, [x])
@@ -99,7 +99,7 @@ def test_batch_zero_when_positives_coincide_and_negatives_are_far():
 def test_joint_permutation_invariance():
     x, y = random_pair(3, b=7)
     perm = torch.randperm(7, generator=torch.Generator().manual_seed(3))
-    loss_fn = MarginContrastiveLoss(margin=1.2)
+    loss_fn = HadsellContrastiveLoss(margin=1.2)
     batch = loss_fn.forward_batch(x, y).item()
     assert loss_fn.forward_batch(x[perm], y[perm]).item() == pytest.approx(batch, rel=1e-12)
     assert loss_fn.forward_batch(x, y[perm]).item() != pytest.approx(batch, rel=1e-6)
@@ -110,7 +110,7 @@ def test_joint_permutation_invariance():
 
 def test_gradcheck():
     x, y = random_pair(4, b=3, d=2)
-    loss_fn = MarginContrastiveLoss(margin=1.0)
+    loss_fn = HadsellContrastiveLoss(margin=1.0)
     label = torch.tensor([1, 0, 1])
     assert torch.autograd.gradcheck(lambda a, b: loss_fn(a, b, label), (x, y))
     assert torch.autograd.gradcheck(loss_fn.forward_batch, (x, y))
@@ -118,8 +118,8 @@ def test_gradcheck():
 
 def test_rejects_bad_arguments():
     with pytest.raises(ValueError, match="margin"):
-        MarginContrastiveLoss(margin=0.0)
+        HadsellContrastiveLoss(margin=0.0)
     with pytest.raises(ValueError, match="label"):
-        MarginContrastiveLoss()(torch.randn(3, 2), torch.randn(3, 2), torch.zeros(4))
+        HadsellContrastiveLoss()(torch.randn(3, 2), torch.randn(3, 2), torch.zeros(4))
     with pytest.raises(ValueError, match="equal shape"):
-        MarginContrastiveLoss().forward_batch(torch.randn(3, 2), torch.randn(2, 2))
+        HadsellContrastiveLoss().forward_batch(torch.randn(3, 2), torch.randn(2, 2))
