@@ -1,8 +1,9 @@
 """A run directory belongs to one run.
 
-A run directory (``output_dir``) holds ``config.yaml``, ``launch.json``, ``tokenizer.json``, ``log.jsonl``,
-``tensorboard/``, ``checkpoints/step-N/`` (resumable states, each naming the run that wrote
-it, :mod:`mmssl.training.state`) and ``checkpoint/`` (the final weights). When a run starts
+A run directory (``output_dir``) holds ``config.yaml``, ``launch.json``,
+``tokenizer.json``, ``log.jsonl``, ``tensorboard/``, ``checkpoints/step-N/`` (resumable
+states, each naming the run that wrote it, :mod:`mmssl.training.state`) and
+``checkpoint/`` (the final weights). When a run starts
 (:func:`claim`):
 
 - ``resume`` set and a verified checkpoint found: the run continues that checkpoint's run
