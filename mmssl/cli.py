@@ -31,7 +31,7 @@ from pathlib import Path
 from mmssl.command_line import parse_command
 from mmssl.config import DemoConfig, EmbedConfig, EvalConfig, SynthConfig
 
-PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset")
+PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset", "videos")
 
 
 def main(argv: list[str] | None = None) -> int:

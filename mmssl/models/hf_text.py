@@ -5,6 +5,12 @@ The directory is what ``save_pretrained`` writes (``config.json`` plus
 (``tokenizer.json``, or files ``AutoTokenizer`` can convert); nothing is downloaded.
 Its tokenizer is :class:`mmssl.data.tokenizer.SubwordTokenizer`, which writes token id
 ``i`` as ``i + 1`` so that 0 means padding everywhere in the batch contract.
+
+The path may instead name a ``.json`` file alone, a model's ``config.json``: the
+architecture is built from it with fresh weights. That is how a checkpoint reloads its text
+tower without the source directory (:func:`save_architecture` writes the file into the
+checkpoint; the trained weights are in the checkpoint's own ``model.safetensors``, and the
+tokenizer in its ``tokenizer.json``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,23 @@ from mmssl.models.registries import TEXT_ENCODERS
 
 POOLINGS = ("mean", "cls")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+
+
+def save_architecture(encoder: HFTextEncoder, path: str | Path) -> Path:
+    """Write the transformers config of ``encoder`` (the architecture, no weights) to the
+    ``.json`` file ``path``, from which :class:`HFTextEncoder` can rebuild it."""
+    encoder.model.config.to_json_file(str(path))
+    return Path(path)
+
+
+def _build_model(path: str | Path):
+    """The transformers model at ``path``: a ``save_pretrained`` directory (its weights
+    loaded), or a config ``.json`` file (the architecture, freshly initialised)."""
+    from transformers import AutoConfig, AutoModel
+
+    if str(path).endswith(".json") and Path(path).is_file():
+        return AutoModel.from_config(AutoConfig.from_pretrained(str(path)))
+    return AutoModel.from_pretrained(str(check_hf_directory(path)), local_files_only=True)
 
 
 def check_hf_directory(path: str | Path) -> Path:
@@ -46,18 +69,16 @@ class HFTextEncoder(nn.Module):
         cls:   out[b] = h[b, 0]          (the first token, [CLS] for BERT-like models)
 
     A row with no token gives zeros. ``freeze`` stops its gradients and keeps it in eval
-    mode (no dropout) whatever ``train()`` says.
+    mode (no dropout) whatever ``train()`` says. ``path``: a ``save_pretrained`` directory,
+    or a config ``.json`` file for the architecture alone (see the module docstring).
     """
 
     def __init__(self, path: str, pooling: str = "mean", freeze: bool = False,
                  gradient_checkpointing: bool = False) -> None:
         super().__init__()
-        from transformers import AutoModel
-
         if pooling not in POOLINGS:
             raise ValueError(f"unknown text pooling {pooling!r}; known: {POOLINGS}")
-        self.model = AutoModel.from_pretrained(str(check_hf_directory(path)),
-                                               local_files_only=True)
+        self.model = _build_model(path)
         self.pooling, self.freeze = pooling, freeze
         self.pad_id = self.model.config.pad_token_id or 0
         self.out_dim = self.model.config.hidden_size
