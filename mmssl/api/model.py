@@ -33,6 +33,7 @@ from mmssl.api.embeddings import Embeddings, comparable, similarity
 from mmssl.api.raw_media import frames_file, prepared_samples, sound_file
 from mmssl.checkpoint import load_checkpoint, load_prep
 from mmssl.config import EvalConfig, PrepConfig
+from mmssl.eval.embed import encode_sentences
 from mmssl.eval.features import FeatureExtractor, WindowAverager
 from mmssl.media import MediaError
 from mmssl.models.spaces import PAIRS
@@ -126,11 +127,8 @@ class Model:
         self._require("text")
         if not sentences:
             raise ValueError("no sentence to embed")
-        extractor = self.extractor(level)
-        ids = self.tokenizer(list(sentences), self.config.data.max_words)
-        parts = [extractor.encode("text", chunk) for chunk in ids.split(self.batch_size)]
         return Embeddings("text", list(sentences),
-                          {name: torch.cat([part[name] for part in parts]) for name in parts[0]})
+                          encode_sentences(self.extractor(level), list(sentences)))
 
     def embed_video(self, video, start: float | None = None, end: float | None = None, *,
                     fps: float | None = None, level: str = "embedding") -> Embeddings:
