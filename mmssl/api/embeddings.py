@@ -79,7 +79,7 @@ def similarity(a: Embeddings, b: Embeddings | Sequence[Embeddings],
                space: str | None = None) -> Tensor:
     """(len(a), len(b)) scores: ``a[s] @ b[s].T`` in their :func:`shared_space` ``s``;
     ``b`` a pair ``(video, audio)`` of the same spans scores against video+audio, the sum of
-    both scores (audio counting zero for spans without sound)."""
+    both scores, audio counting zero for spans without sound (as retrieval scores them)."""
     parts = [b] if isinstance(b, Embeddings) else list(b)
     if not parts or len({len(part) for part in parts}) != 1:
         raise ValueError("compare against one set of embeddings, or a (video, audio) pair "
@@ -88,7 +88,7 @@ def similarity(a: Embeddings, b: Embeddings | Sequence[Embeddings],
     for part in parts:
         name = shared_space(a, part, space if len(parts) == 1 else None)
         other = part[name].to(a[name].device)
-        if part.modality == "audio" and part.has_audio is not None:
+        if len(parts) > 1 and part.modality == "audio" and part.has_audio is not None:
             other = other * part.has_audio.to(other)[:, None]
         total = total.to(a[name].device) + a[name] @ other.T
     return total
