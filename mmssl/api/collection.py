@@ -75,7 +75,10 @@ def read_video_sources(videos: str | Path) -> list[VideoSource]:
         for line, row in enumerate(reader, start=2):
             path = Path(row["path"] or "")
             path = str(path if path.is_absolute() else videos.parent / path)
-            spans = rows.setdefault(row["video_id"], (path, []))[1]
+            known, spans = rows.setdefault(row["video_id"], (path, []))
+            if not row["video_id"] or known != path:
+                raise ValueError(f"{videos}: line {line}: video {row['video_id']!r} needs one "
+                                 f"path (got {known!r} before, {path!r} here)")
             if "start" in columns:
                 spans.append(_span(videos, line, row))
     return [VideoSource(i, path, tuple(spans) if "start" in columns else None)
@@ -111,15 +114,23 @@ def embed_videos(model: Model, sources: list[VideoSource], out: str | Path,
     """Embed ``sources`` into ``out`` (module docstring); returns ``out``."""
     if not sources:
         raise ValueError("no video to embed")
+    if config.part_videos < 1:
+        raise ValueError(f"part_videos must be >= 1, got {config.part_videos}")
     modalities = tuple(m for m in ("video", "audio")
                        if m in (modalities or model.modalities) and m in model.modalities)
     if not modalities:
-        raise ValueError(f"{model.config.method} has no video or audio tower to embed with")
+        raise ValueError(f"raw videos give video and audio rows; {model.config.method} has "
+                         f"towers {list(model.modalities)}, asked for {list(modalities or [])}")
     out = Path(out)
     single = out.suffix == ".safetensors"
+    settings = _settings(model, config, modalities)
+    if single and out.is_file():  # a finished run: the same one again is already done
+        if _part_metadata(out).get("fingerprint") != _fingerprint(settings, sources):
+            raise ValueError(f"{out} exists, written with other settings or videos; embed "
+                             "into another --out, or remove it")
+        return out
     parts_dir = out.with_name(out.name + PARTS_SUFFIX) if single else out
     parts_dir.mkdir(parents=True, exist_ok=True)
-    settings = _settings(model, config, modalities)
     plan = [sources[i : i + config.part_videos]
             for i in range(0, len(sources), config.part_videos)]
     paths = [parts_dir / f"part-{index:06d}.safetensors" for index in range(len(plan))]
@@ -133,7 +144,7 @@ def embed_videos(model: Model, sources: list[VideoSource], out: str | Path,
                         lambda _video_id: bar.update(1))
     bar.close()
     if single:
-        _merge(paths, out, settings)
+        _merge(paths, out, settings, _fingerprint(settings, sources))
         shutil.rmtree(parts_dir)
     else:
         _write_index(out, paths, settings)
@@ -230,7 +241,7 @@ def index_info(index: str | Path) -> dict:
     files = index_files(index)
     if Path(index).is_dir():
         return json.loads((Path(index) / INDEX_NAME).read_text())
-    _, arrays, metadata = read_part(files[0])
+    metadata = _part_metadata(files[0])
     settings = json.loads(metadata.get("settings", "{}"))
     return {"checkpoint": settings.get("checkpoint", ""), "settings": settings,
             "videos": json.loads(metadata.get("videos", "{}")),
@@ -251,7 +262,7 @@ def _part_metadata(path: Path) -> dict:
         return handle.metadata() or {}
 
 
-def _merge(paths: list[Path], out: Path, settings: dict) -> None:
+def _merge(paths: list[Path], out: Path, settings: dict, fingerprint: str) -> None:
     """The parts as one file (written under ``.partial``, then renamed)."""
     keys, arrays, videos, failures = [], {}, {}, []
     for path in paths:
@@ -265,7 +276,8 @@ def _merge(paths: list[Path], out: Path, settings: dict) -> None:
     if not keys:
         raise ValueError(f"no span of any video could be embedded (failures: {failures[:3]})")
     metadata = {"keys": json.dumps(keys), "videos": json.dumps(videos),
-                "failures": json.dumps(failures), "settings": json.dumps(settings)}
+                "failures": json.dumps(failures), "settings": json.dumps(settings),
+                "fingerprint": fingerprint}
     partial = out.with_name(out.name + ".partial")
     save_file({name: torch.cat(values) for name, values in arrays.items()}, str(partial),
               metadata=metadata)

@@ -18,6 +18,9 @@ from mmssl.api.collection import INDEX_NAME, iter_index, read_part
 from mmssl.cli import main
 from mmssl.prep.videos import window_spans
 
+# Every test runs mmssl embed on real videos (seconds each on 2 cores).
+pytestmark = pytest.mark.slow
+
 
 def embed(checkpoint, videos, out, *settings):
     return main(["embed", "--checkpoint", str(checkpoint), "--videos", str(videos), "--out",
@@ -129,3 +132,32 @@ def test_killed_with_sigkill_then_rerun(fresh_checkpoint, three_videos, tmp_path
     for (_, arrays), (_, expected) in zip(rows, clean_rows, strict=True):
         for name, value in expected.items():
             torch.testing.assert_close(arrays[name], value)
+
+
+def test_a_finished_file_is_kept_and_other_settings_refused(fresh_checkpoint,
+                                                            youcook_segments, tmp_path):
+    clips = write_csv(tmp_path / "clips.csv", youcook_segments[:2], spans=True)
+    out = tmp_path / "clips.safetensors"
+    assert embed(fresh_checkpoint, clips, out) == 0
+    written = out.stat().st_mtime_ns
+    assert embed(fresh_checkpoint, clips, out) == 0  # the same run again: nothing to do
+    assert out.stat().st_mtime_ns == written
+    with pytest.raises(ValueError, match="clips.safetensors exists, written with other"):
+        embed(fresh_checkpoint, clips, out, "--level=backbone")
+    assert out.stat().st_mtime_ns == written
+
+
+def test_bad_video_lists_name_the_file_and_line(fresh_checkpoint, youcook_segments, tmp_path):
+    first = youcook_segments[0]
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"video_id,path\n{first['video_id']},a.mp4\n{first['video_id']},b.mp4\n")
+    with pytest.raises(ValueError, match=r"twice.csv: line 3: video .* needs one path"):
+        embed(fresh_checkpoint, twice, tmp_path / "x.safetensors")
+    half = tmp_path / "half.csv"
+    half.write_text(f"video_id,path,start\n{first['video_id']},{first['path']},1\n")
+    with pytest.raises(ValueError, match="half.csv: needs columns video_id,path and optionally"):
+        embed(fresh_checkpoint, half, tmp_path / "x.safetensors")
+    backwards = tmp_path / "backwards.csv"
+    backwards.write_text(f"video_id,path,start,end\n{first['video_id']},{first['path']},5,2\n")
+    with pytest.raises(ValueError, match=r"backwards.csv: line 2: need 0 <= start < end"):
+        embed(fresh_checkpoint, backwards, tmp_path / "x.safetensors")

@@ -8,7 +8,11 @@ import shlex
 import shutil
 from pathlib import Path
 
+import pytest
+
 from mmssl.cli import main
+
+pytestmark = pytest.mark.slow  # the guide runs whole commands
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 BLOCK = re.compile(r"^```(python|console)\n(.*?)^```", re.MULTILINE | re.DOTALL)

@@ -3,6 +3,8 @@ the checkpoint's own tokenizer and tower, scores as the method scores, arrays ta
 file path, and clear errors for what cannot be embedded."""
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -127,3 +129,11 @@ def test_a_checkpoint_without_prep_settings_asks_for_them(fresh_checkpoint, tmp_
         given.embed_video(youcook_segments[0]["path"], 0.0, 2.0)["vt"],
         mmssl.load(fresh_checkpoint, windows=2).embed_video(youcook_segments[0]["path"],
                                                             0.0, 2.0)["vt"])
+
+
+@pytest.mark.multiprocess
+def test_import_mmssl_stays_cheap():
+    """``import mmssl`` loads no torch; the API comes on first use of ``mmssl.load``."""
+    code = ("import sys, mmssl; assert 'torch' not in sys.modules, 'torch at import'; "
+            "mmssl.load; assert 'torch' in sys.modules and 'mmssl.api' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

@@ -32,6 +32,7 @@ def test_bad_windows_are_errors():
         window_spans(10.0, -1.0)
 
 
+@pytest.mark.slow
 def test_a_folder_becomes_unannotated_windows(tiny_world, tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()

@@ -27,6 +27,9 @@ def rendered_dom(page, profile) -> str:
     return done.stdout
 
 
+pytestmark = pytest.mark.slow  # every test embeds videos and runs mmssl search
+
+
 @pytest.fixture(scope="module")
 def index(fresh_checkpoint, youcook_segments, tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")

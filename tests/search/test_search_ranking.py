@@ -52,6 +52,7 @@ def test_without_faiss_the_faiss_backend_says_how_to_get_it():
         pytest.skip("faiss is installed: nothing to say")
 
 
+@pytest.mark.slow
 def test_the_command_prints_the_hits_the_api_scores(fresh_checkpoint, youcook_segments,
                                                     tmp_path, capsys):
     clips = tmp_path / "clips.csv"
