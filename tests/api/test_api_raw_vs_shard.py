@@ -3,6 +3,7 @@ prepare raw spans through prep's own converter, so the clips are the same bytes,
 embeddings agree up to float rounding (windows batched with other segments' in
 evaluation, alone here)."""
 
+import pytest
 import torch
 
 import mmssl
@@ -38,6 +39,7 @@ def test_raw_spans_equal_their_youcook2_shard_samples(eval_checkpoint, tiny_shar
     assert not torch.allclose(arrays["video.vt"][0], arrays["video.vt"][1])  # not constant
 
 
+@pytest.mark.slow  # runs mmssl prep videos and mmssl embed
 def test_embedding_raw_videos_equals_embedding_their_prep_videos_shards(
         fresh_checkpoint, youcook_segments, tmp_path):
     """``mmssl prep videos`` then ``mmssl embed --shards``, against ``mmssl embed
