@@ -15,9 +15,11 @@ keys relative to the command's own config, ``-`` and ``_`` alike (see
     mmssl eval youcook2|classify|all --checkpoint RUN/checkpoint [--shards YC2] [--windows 10]
         [--clip-list CLIPS.csv] [--subset validation] [--coin-shards COIN]
         [--audioset-shards AS --audioset-class-names class_labels_indices.csv]    EvalConfig
-    mmssl embed --checkpoint RUN/checkpoint (--shards SHARDS | --sentences FILE.txt)
-        --out OUT.safetensors|OUT_DIR [--modalities video audio text] [--windows 10]
-        [--subset S] [--level embedding|backbone]                                 EmbedConfig
+    mmssl embed --checkpoint RUN/checkpoint (--shards SHARDS | --sentences FILE.txt |
+        --videos DIR_OR_CSV) --out OUT.safetensors|OUT_DIR [--modalities video audio text]
+        [--windows 10] [--subset S] [--level embedding|backbone] [--window 4 --stride 2]
+                                                                                  EmbedConfig
+    mmssl search INDEX "query" ["query" ...] [--top 10] [--html OUT_DIR]          SearchConfig
     mmssl report RUN_DIR|CHECKPOINT_DIR
     mmssl convert milnce|avlnet|clip ... --out CKPT        (a published model's release;
         see mmssl convert --help)
@@ -37,10 +39,10 @@ import time
 from pathlib import Path
 
 from mmssl.command_line import parse_command
-from mmssl.config import DemoConfig, EmbedConfig, EvalConfig, SynthConfig
+from mmssl.config import DemoConfig, EmbedConfig, EvalConfig, SearchConfig, SynthConfig
 from mmssl.errors import UserError
 
-PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset")
+PREP_DATASETS = ("howto100m", "youcook2", "coin", "audioset", "videos")
 
 
 class UsageError(UserError):
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
     commands = {"demo": _demo, "synth": _synth, "prep": _prep, "train": _train, "eval": _eval,
-                "embed": _embed, "report": _report, "convert": _convert}
+                "embed": _embed, "search": _search, "report": _report, "convert": _convert}
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
@@ -158,24 +160,55 @@ def _embed(argv: list[str]) -> None:
     from mmssl.eval.embed import embed_sentences, embed_shards, read_sentences, write_embeddings
 
     parser = argparse.ArgumentParser(prog="mmssl embed", description="Export embeddings "
-                                     "(with their keys) to .safetensors or a .npy directory.")
+                                     "(with their keys) to .safetensors or a .npy directory; "
+                                     "raw videos to .safetensors or a directory of parts.")
     parser.add_argument("--checkpoint", required=True)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--shards", help="prepared shards: one row per segment")
     source.add_argument("--sentences", help="text file, one sentence per line")
-    parser.add_argument("--out", required=True, help="X.safetensors, or a directory for .npy")
+    source.add_argument("--videos", help="raw videos: a directory, or a CSV video_id,path"
+                        "[,start,end]; one row per span (resumable)")
+    parser.add_argument("--out", required=True, help="X.safetensors, or a directory (.npy; "
+                        "parts for --videos)")
     parser.add_argument("--modalities", nargs="+", choices=["video", "audio", "text"],
                         help="towers to export (default: every tower of the method)")
     args, config = parse_command(parser, EmbedConfig, argv)
+    if args.videos:
+        from mmssl.api.collection import embed_video_collection
+
+        print(embed_video_collection(args.checkpoint, args.videos, args.out, config,
+                                     args.modalities))
+        return
     if args.sentences:
         keys, arrays = embed_sentences(args.checkpoint, read_sentences(args.sentences),
-                                       config.batch_size)
+                                       config.batch_size, config.level)
     else:
         keys, arrays = embed_shards(args.checkpoint, args.shards, args.modalities,
                                     config.windows, config.subset, config.level, progress=True,
                                     batch_size=config.batch_size)
     out = write_embeddings(args.out, keys, arrays, args.sentences or args.shards)
     print(f"{len(keys)} rows, arrays {sorted(arrays)} -> {out}")
+
+
+def _search(argv: list[str]) -> None:
+    from mmssl.search.page import write_page
+    from mmssl.search.ranking import format_hits, search
+
+    parser = argparse.ArgumentParser(prog="mmssl search", description="Text queries against "
+                                     "an index written by mmssl embed --videos: the "
+                                     "best-matching spans with their times.")
+    parser.add_argument("index", help="OUT.safetensors or OUT_DIR of mmssl embed --videos")
+    parser.add_argument("queries", nargs="+", help="what to look for, one or more")
+    parser.add_argument("--checkpoint", help="embed queries with this checkpoint (default: "
+                        "the one the index was embedded with)")
+    parser.add_argument("--html", metavar="OUT_DIR", help="also write OUT_DIR/index.html, a "
+                        "thumbnail strip per hit")
+    args, config = parse_command(parser, SearchConfig, argv)
+    hits = search(args.index, args.queries, config, args.checkpoint)
+    for query, found in zip(args.queries, hits, strict=True):
+        print(format_hits(query, found))
+    if args.html:
+        print(f"page: {write_page(args.html, args.queries, hits, config.thumbnails)}")
 
 
 def _report(argv: list[str]) -> None:

@@ -309,12 +309,42 @@ class EvalConfig:
 
 @dataclass
 class EmbedConfig:
-    """What ``mmssl embed`` computes for each segment of prepared shards."""
+    """What ``mmssl embed`` computes for each segment of prepared shards, or for each span
+    of raw videos (``--videos``): spans of ``window`` seconds every ``stride`` seconds
+    (``mmssl/prep/videos.py``), each the mean of ``windows`` clips, prepared as the
+    checkpoint's training shards were (its ``prep.yaml``; ``fps`` and ``short_side`` for
+    a checkpoint that records none). ``reencode=false`` skips prep's H.264 re-encode of
+    each span: faster, and the embeddings differ slightly from those of prepared shards
+    (``benchmarks/README.md``). Raw videos are written ``part_videos`` videos per part,
+    the unit a rerun resumes from."""
 
-    windows: int = setting(EvalConfig.windows, "windows averaged per segment")
+    windows: int = setting(EvalConfig.windows, "clips averaged per segment or span")
     batch_size: int = setting(EvalConfig.batch_size, "clips or sentences per forward pass")
     subset: str = setting("", 'only segments of this subset ("": every segment)')
     level: str = setting("embedding", "embedding (in each space) | backbone (encoder output)")
+    window: float = setting(0.0, "raw videos: seconds per embedded span (0: whole videos)")
+    stride: float = setting(0.0, "raw videos: seconds between span starts (0: the window)")
+    fps: float = setting(0.0, "raw videos: frame rate to prepare at (0: the checkpoint's)")
+    short_side: int = setting(0, "raw videos: short side to prepare at (0: the checkpoint's)")
+    reencode: bool = setting(True, "raw videos: re-encode spans as prep does (exact shard "
+                             "pixels); false: faster, slightly different")
+    part_videos: int = setting(64, "raw videos: videos per written part (resume unit)")
+    device: str = setting("cpu", "torch device the model runs on (cpu, cuda, cuda:1, ...)")
+
+
+@dataclass
+class SearchConfig:
+    """``mmssl search``: text against an index written by ``mmssl embed --videos``, scored
+    in blocks of ``block_rows`` index rows (memory: one block's scores and the running
+    best ``top``), or with faiss when ``backend`` is faiss (``pip install faiss-cpu``)."""
+
+    top: int = setting(10, "best-matching spans returned per query")
+    target: str = setting("video", "what queries are scored against: video | audio | "
+                          "video+audio")
+    block_rows: int = setting(65536, "index rows scored at a time (exact search)")
+    backend: str = setting("exact", "exact (blocks, torch) | faiss (exact inner product)")
+    thumbnails: int = setting(6, "frames in each hit's thumbnail strip (--html)")
+    device: str = setting("cpu", "torch device the text tower runs on")
 
 
 def demo_train_config() -> TrainConfig:

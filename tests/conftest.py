@@ -2,6 +2,7 @@
 prep, training and evaluation tests (generating them costs a few seconds); COIN- and
 AudioSet-format shards and a briefly trained checkpoint for the evaluation tests."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,41 @@ def eval_checkpoint(tiny_shards, tmp_path_factory) -> Path:
         "--optim.max_steps=12", "--optim.warmup_steps=2", "--log_every=3",
         "--loss.weights.at=1.0"])
     return train(config, progress=False)
+
+
+# API and search fixtures: an untrained checkpoint written as training writes one (its prep
+# settings from the training shards' manifest), and the tiny YouCook2's annotated steps.
+@pytest.fixture(scope="session")
+def fresh_checkpoint(tiny_shards, tmp_path_factory) -> Path:
+    """MMV-FAC as initialised (seed 0), saved with save_checkpoint: fast to make, and every
+    property the API tests check (equalities, shapes, files) holds for any weights."""
+    from mmssl.checkpoint import save_checkpoint
+    from mmssl.data.tokenizer import WordTokenizer
+    from mmssl.methods import build_method
+    from mmssl.training.loop import narration_texts
+
+    shards = str(tiny_shards["howto100m"])
+    config = load_config(TrainConfig, None, [f"--data.shards={shards}"])
+    tokenizer = WordTokenizer.train(narration_texts([shards]))
+    torch.manual_seed(0)
+    method = build_method(config, tokenizer.vocab_size)
+    return save_checkpoint(tmp_path_factory.mktemp("fresh") / "checkpoint", method, config,
+                           tokenizer)
+
+
+@pytest.fixture(scope="session")
+def youcook_segments(tiny_world) -> list[dict]:
+    """Every validation step of the tiny YouCook2: {video_id, path, start, end, sentence}."""
+    from mmssl.prep.find_videos import locate_videos
+
+    root = tiny_world / "youcook2"
+    paths = locate_videos(root / "videos")
+    database = json.loads((root / "youcookii_annotations_trainval.json").read_text())["database"]
+    return [{"video_id": video_id, "path": paths[video_id], "start": float(step["segment"][0]),
+             "end": float(step["segment"][1]), "sentence": step["sentence"]}
+            for video_id, record in sorted(database.items()) if record["subset"] == "validation"
+            for step in record["annotations"]]
+
 
 @pytest.fixture(scope="session")
 def run_gloo(tmp_path_factory):

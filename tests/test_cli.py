@@ -21,6 +21,7 @@ from mmssl.config import (
     EmbedConfig,
     EvalConfig,
     PrepConfig,
+    SearchConfig,
     SynthConfig,
     TrainConfig,
     to_dict,
@@ -29,7 +30,8 @@ from mmssl.shard_format import read_manifest
 
 COMMANDS = {"demo": DemoConfig, "synth": SynthConfig, "prep howto100m": PrepConfig,
             "prep youcook2": PrepConfig, "prep coin": PrepConfig, "prep audioset": PrepConfig,
-            "train": TrainConfig, "eval": EvalConfig, "embed": EmbedConfig}
+            "prep videos": PrepConfig, "train": TrainConfig, "eval": EvalConfig,
+            "embed": EmbedConfig, "search": SearchConfig}
 
 
 def parse(cls, *argv):
@@ -67,8 +69,9 @@ def test_spot_checks_of_the_help(capsys):
     ("synth --out x", "--synth.howto_videos=2", "SynthConfig keys: audio_rate, audioset_clips"),
     ("eval youcook2 --checkpoint c", "--eval.windows=3", "EvalConfig keys: audioset_class"),
     ("prep coin --annotations a --videos v --out o", "--gopp=4", "PrepConfig keys: crf, fps,"),
-    ("embed --checkpoint c --sentences s --out o", "--window=2",
-     "EmbedConfig keys: batch_size, level,"),
+    ("embed --checkpoint c --sentences s --out o", "--windw=2",
+     "EmbedConfig keys: batch_size, device, fps, level,"),
+    ("search index query", "--topp=2", "SearchConfig keys: backend, block_rows,"),
     ("demo", "--train.optim.lrr=1", "keys of train.optim: accumulation_steps"),
 ])
 def test_unknown_keys_are_errors_naming_the_known_ones(command, option, known, capsys):

@@ -20,7 +20,7 @@ LAYERS = {
     "checkpoint": 6,
     "eval": 7, "training": 7, "convert": 7,
     "train": 8, "api": 8,
-    "demo": 9,
+    "demo": 9, "search": 9,
     "cli": 10, "__init__": 10, "__main__": 10,
 }
 # Periodic evaluation during training runs the evaluation code (imported lazily).

@@ -1,10 +1,11 @@
 """A local HuggingFace CLIP directory → an mmssl ``clip`` checkpoint scoring video as
 CLIP4Clip's parameter-free meanP (Luo et al., 2021; :mod:`mmssl.models.clip_towers`).
 
-Nothing is renamed: the towers load CLIP's own weights from the directory (which the
-checkpoint's config names, ``model.hf_video_dir`` and ``model.hf_text_dir``; keep it
-where it is), their projections end in the shared space (identity heads), and CLIP's
-``logit_scale`` becomes the method's learnable one. The config carries what CLIP expects:
+Nothing is renamed: the towers load CLIP's own weights from the directory (the config's
+``model.hf_video_dir`` and ``model.hf_text_dir``; the checkpoint keeps each half's
+architecture and every weight, so it loads after the directory has gone), their
+projections end in the shared space (identity heads), and CLIP's ``logit_scale`` becomes
+the method's learnable one. The config carries what CLIP expects:
 its processor's pixel mean and deviation (``model.video_mean/video_std``), its resolution
 (``data.crop_size``), its text length (``data.max_words``), cosine scoring, and
 CLIP4Clip's 12 frames per clip (at the 1 fps CLIP4Clip samples, prepare shards with

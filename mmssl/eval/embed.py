@@ -3,7 +3,9 @@
 Segments of prepared shards get the W-window average of :mod:`mmssl.eval.features`
 (key ``<video_id>@<start>``); sentences (one per line of a text file) are embedded as they
 are (key = the sentence). Arrays are named ``<modality>.<space>`` — ``video.vt``,
-``audio.at``, ``text.vt``, ... — or ``<modality>.features`` for backbone features.
+``audio.at``, ``text.vt``, ... — or ``<modality>.features`` for backbone features (level
+``backbone``: every modality's encoder output, text included). Raw videos
+(``--videos``) are embedded by :mod:`mmssl.api.collection`.
 
 Output by suffix:
 
@@ -34,12 +36,15 @@ def embed_shards(checkpoint: str | Path, shards: str, modalities=None,
                  batch_size: int = EvalConfig.batch_size
                  ) -> tuple[list[str], dict[str, torch.Tensor]]:
     """(keys, {"<modality>.<space>": (N, D)}) for every segment of ``shards``, encoded
-    ``batch_size`` clips at a time."""
+    ``batch_size`` clips at a time; text is each segment's first sentence."""
     method, config, tokenizer = load_checkpoint(checkpoint)
     extractor = FeatureExtractor(method, config.data, tokenizer, windows, (level,),
                                  batch_size)
     features = extractor.extract(shards, modalities, keep=subset_filter(subset),
                                  progress=progress)
+    if features.text and level == "backbone":  # the extractor's text is embedded only
+        features.text = encode_sentences(extractor, [(m.get("texts") or [{"text": ""}])[0]
+                                                     ["text"] for m in features.metas])
     arrays = {f"{modality}.{space}": value
               for modality in ("video", "audio", "text")
               for space, value in getattr(features, modality).items()}
@@ -47,16 +52,27 @@ def embed_shards(checkpoint: str | Path, shards: str, modalities=None,
 
 
 def embed_sentences(checkpoint: str | Path, sentences: list[str],
-                    batch_size: int = EvalConfig.batch_size
+                    batch_size: int = EvalConfig.batch_size, level: str = "embedding"
                     ) -> tuple[list[str], dict[str, torch.Tensor]]:
     """(sentences, {"text.<space>": (S, D)}) through the run's tokenizer and text tower,
-    ``batch_size`` sentences at a time."""
+    ``batch_size`` sentences at a time (``text.features`` at level backbone)."""
     if not sentences:
         raise ValueError("no sentence to embed")
     method, config, tokenizer = load_checkpoint(checkpoint)
-    extractor = FeatureExtractor(method, config.data, tokenizer, batch_size=batch_size)
+    if "text" not in method.modalities:
+        raise ValueError(f"{config.method} has no text tower")
+    extractor = FeatureExtractor(method, config.data, tokenizer, levels=(level,),
+                                 batch_size=batch_size)
     return list(sentences), {f"text.{space}": value
-                             for space, value in extractor.encode_text(sentences).items()}
+                             for space, value in encode_sentences(extractor, sentences).items()}
+
+
+def encode_sentences(extractor: FeatureExtractor, sentences: list[str]) -> dict[str, torch.Tensor]:
+    """{space or "features": (S, D)}: sentences tokenised as in training, encoded at the
+    extractor's levels ``extractor.batch_size`` at a time."""
+    ids = extractor.tokenizer(list(sentences), extractor.max_words)
+    parts = [extractor.encode("text", chunk) for chunk in ids.split(extractor.batch_size)]
+    return {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
 
 
 def read_sentences(path: str | Path) -> list[str]:

@@ -75,11 +75,14 @@ def decode_audio_stream(container, audio_rate: int, source: MediaSource) -> np.n
 
 
 def is_mono_at(stream, audio_rate: int, source: MediaSource) -> bool:
-    """Whether an audio stream is already mono at ``audio_rate`` (no resampling needed)."""
+    """Whether an audio stream already decodes to float mono at ``audio_rate`` (no
+    resampling needed). Integer samples (16-bit PCM WAV) always go through the resampler,
+    which scales them into [-1, 1]."""
     context = stream.codec_context
     if context is None:  # a damaged header can leave a stream without a decoder
         raise MediaError("decode_error", source, "audio stream has no decoder")
-    return context.sample_rate == audio_rate and context.channels == 1
+    floats = context.format is not None and context.format.name in ("flt", "fltp")
+    return context.sample_rate == audio_rate and context.channels == 1 and floats
 
 
 def slice_audio(audio: np.ndarray, origin: float, start: float, end: float,

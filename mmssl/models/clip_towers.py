@@ -20,7 +20,9 @@ SubwordTokenizer`, via ``model.hf_text_dir``).
 
 Each tower loads the whole CLIP and keeps its half, under CLIP's own names
 (``model.vision_model.*``, ``model.visual_projection.*``; ``model.text_model.*``,
-``model.text_projection.*``).
+``model.text_projection.*``). The path may instead name a ``.json`` file, the half's own
+config (what :func:`mmssl.models.hf_text.save_architecture` writes into a checkpoint): the
+half is then built with fresh weights, for the checkpoint's to replace.
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from mmssl.models.hf_text import HFModule, check_hf_directory, model_inputs
+from mmssl.models.hf_text import (
+    HFModule,
+    check_hf_directory,
+    is_architecture_file,
+    model_inputs,
+)
 from mmssl.models.registries import TEXT_ENCODERS, VIDEO_ENCODERS
 
 
@@ -41,10 +48,11 @@ def clip_half(path: str, half: str) -> nn.Module:
         CLIPVisionModelWithProjection,
     )
 
+    cls = CLIPVisionModelWithProjection if half == "vision" else CLIPTextModelWithProjection
+    if is_architecture_file(path):
+        return cls(cls.config_class.from_json_file(str(path)))
     clip = CLIPModel.from_pretrained(str(check_hf_directory(path)), local_files_only=True)
-    cls, config = ((CLIPVisionModelWithProjection, clip.config.vision_config)
-                   if half == "vision" else
-                   (CLIPTextModelWithProjection, clip.config.text_config))
+    config = clip.config.vision_config if half == "vision" else clip.config.text_config
     config.projection_dim = clip.config.projection_dim
     model = cls(config)
     prefixes = (f"{half}_model.", "visual_projection." if half == "vision"

@@ -5,6 +5,12 @@ The directory is what ``save_pretrained`` writes (``config.json`` plus
 (``tokenizer.json``, or files ``AutoTokenizer`` can convert); nothing is downloaded.
 Its tokenizer is :class:`mmssl.data.tokenizer.SubwordTokenizer`, which writes token id
 ``i`` as ``i + 1`` so that 0 means padding everywhere in the batch contract.
+
+The path may instead name a ``.json`` file alone, a model's ``config.json``: the
+architecture is built from it with fresh weights. That is how a checkpoint reloads its text
+tower without the source directory (:func:`save_architecture` writes the file into the
+checkpoint; the trained weights are in the checkpoint's own ``model.safetensors``, and the
+tokenizer in its ``tokenizer.json``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,30 @@ from mmssl.models.registries import TEXT_ENCODERS
 
 POOLINGS = ("mean", "cls")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+
+
+def save_architecture(encoder: HFModule, path: str | Path) -> Path:
+    """Write the transformers config of ``encoder`` (the architecture, no weights) to the
+    ``.json`` file ``path``, from which the encoder's class can rebuild it
+    (:class:`HFTextEncoder`, or a CLIP tower of :mod:`mmssl.models.clip_towers`)."""
+    encoder.model.config.to_json_file(str(path))
+    return Path(path)
+
+
+def is_architecture_file(path: str | Path) -> bool:
+    """Whether ``path`` names a config ``.json`` file (an architecture without weights)
+    rather than a ``save_pretrained`` directory."""
+    return str(path).endswith(".json") and Path(path).is_file()
+
+
+def _build_model(path: str | Path):
+    """The transformers model at ``path``: a ``save_pretrained`` directory (its weights
+    loaded), or a config ``.json`` file (the architecture, freshly initialised)."""
+    from transformers import AutoConfig, AutoModel
+
+    if is_architecture_file(path):
+        return AutoModel.from_config(AutoConfig.from_pretrained(str(path)))
+    return AutoModel.from_pretrained(str(check_hf_directory(path)), local_files_only=True)
 
 
 def check_hf_directory(path: str | Path) -> Path:
@@ -97,18 +127,16 @@ class HFTextEncoder(HFModule):
         mean:  out[b] = Σ_l m[b,l] h[b,l] / Σ_l m[b,l]
         cls:   out[b] = h[b, 0]          (the first token, [CLS] for BERT-like models)
 
-    A row with no token gives zeros. ``freeze``: see :class:`HFModule`.
+    A row with no token gives zeros. ``freeze``: see :class:`HFModule`. ``path``: a
+    ``save_pretrained`` directory, or a config ``.json`` file for the architecture alone
+    (see the module docstring).
     """
 
     def __init__(self, path: str, pooling: str = "mean", freeze: bool = False,
                  gradient_checkpointing: bool = False) -> None:
-        from transformers import AutoModel
-
         if pooling not in POOLINGS:
             raise ValueError(f"unknown text pooling {pooling!r}; known: {POOLINGS}")
-        super().__init__(AutoModel.from_pretrained(str(check_hf_directory(path)),
-                                                   local_files_only=True),
-                         freeze, gradient_checkpointing)
+        super().__init__(_build_model(path), freeze, gradient_checkpointing)
         self.pooling = pooling
         self.pad_id = self.model.config.pad_token_id or 0
         self.out_dim = self.model.config.hidden_size

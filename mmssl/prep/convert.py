@@ -33,9 +33,11 @@ from mmssl.media.frames import YUV420, frame_size
 from mmssl.prep.tasks import SegmentSpec, VideoTask
 from mmssl.shard_format import MEDIA_KEY, META_KEY, decode_meta, encode_meta, sample_key
 
-# Datasets whose sources are often audio-only downloads (AudioSet's .wav/.flac). Listed
-# explicitly so that a video dataset keeps counting a video-less file as a failure.
-AUDIO_ONLY_DATASETS = frozenset({"audioset"})
+# Datasets whose sources are often audio-only downloads (AudioSet's .wav/.flac), and any
+# folder of media prepared without annotations (mmssl.prep.videos, which also prepares
+# the sounds the Python API embeds). Listed explicitly so that a video dataset keeps
+# counting a video-less file as a failure.
+AUDIO_ONLY_DATASETS = frozenset({"audioset", "videos"})
 
 
 @dataclass(frozen=True)

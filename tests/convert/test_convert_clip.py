@@ -4,6 +4,7 @@ and ``mmssl eval youcook2`` scores it zero-shot."""
 
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -67,3 +68,22 @@ def test_eval_youcook2_zero_shot(converted, tiny_shards):
     results = json.loads((converted / "eval_youcook2.json").read_text())
     assert results["protocol"]["name"] == "mmssl" and results["protocol"]["clips"] > 0
     assert 0.0 <= results["metrics"]["text->video"]["R@1"] <= 1.0
+
+
+def test_the_checkpoint_outlives_the_clip_directory(tiny_clip_dir, tmp_path):
+    source = shutil.copytree(tiny_clip_dir, tmp_path / "clip")
+    out = tmp_path / "ckpt"
+    assert main(["convert", "clip", "--hf-dir", str(source), "--out", str(out)]) == 0
+    method, config, tokenizer = load_checkpoint(out)
+    video = torch.randint(0, 256, (2, 3, 4, 32, 32), dtype=torch.uint8)
+    ids = tokenizer(["whisk the eggs", "a red pan"], config.data.max_words)
+    with torch.no_grad():
+        expected = method.embed("video", video)["vt"], method.embed("text", ids)["vt"]
+    shutil.move(source, tmp_path / "moved")  # the source directory is gone
+
+    method, config, tokenizer = load_checkpoint(out)
+    assert (config.model.hf_video_dir, config.model.hf_text_dir) == (
+        str(out / "hf_video.json"), str(out / "hf_text.json"))
+    with torch.no_grad():
+        torch.testing.assert_close(method.embed("video", video)["vt"], expected[0])
+        torch.testing.assert_close(method.embed("text", ids)["vt"], expected[1])

@@ -32,6 +32,23 @@ def test_cut_audio_segments_clamps_to_the_track(audio_only):
         cut_audio_segments(audio_only, [(5.0, 6.0)])
 
 
+def test_16_bit_pcm_at_the_target_rate_is_scaled(tmp_path):
+    """A mono 16 kHz 16-bit WAV decodes to [-1, 1] like any other source (its integer
+    samples were once taken as they were, 16384 for a half-scale tone)."""
+    import wave
+
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    path = tmp_path / "tone.wav"
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes((tone * 32767).round().astype("<i2").tobytes())
+    np.testing.assert_allclose(decode_audio(path), tone, atol=1e-3)
+    np.testing.assert_allclose(cut_audio_segments(path, [(0.25, 0.5)])[0].audio,
+                               tone[4000:8000], atol=1e-3)
+
+
 def test_no_audio_either_is_no_video_stream(tmp_path):
     path = tmp_path / "silent_video.mp4"
     write_mp4(path, np.zeros((8, 16, 16, 3), np.uint8), VideoEncoding(fps=8.0))
