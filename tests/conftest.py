@@ -104,13 +104,12 @@ def fresh_checkpoint(tiny_shards, tmp_path_factory) -> Path:
     """MMV-FAC as initialised (seed 0), saved with save_checkpoint: fast to make, and every
     property the API tests check (equalities, shapes, files) holds for any weights."""
     from mmssl.checkpoint import save_checkpoint
-    from mmssl.data.tokenizer import WordTokenizer
+    from mmssl.data.tokenizer import build_tokenizer
     from mmssl.methods import build_method
-    from mmssl.training.loop import narration_texts
 
     shards = str(tiny_shards["howto100m"])
     config = load_config(TrainConfig, None, [f"--data.shards={shards}"])
-    tokenizer = WordTokenizer.train(narration_texts([shards]))
+    tokenizer = build_tokenizer(config.model, [shards])
     torch.manual_seed(0)
     method = build_method(config, tokenizer.vocab_size)
     return save_checkpoint(tmp_path_factory.mktemp("fresh") / "checkpoint", method, config,

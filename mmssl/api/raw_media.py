@@ -46,14 +46,15 @@ def prepared_samples(video_id: str, path: str, spans: Spans, prep: PrepConfig,
     until the consumer moves on to the next."""
     if not reencode:
         return _decoded_samples(video_id, path, spans, prep)
-    samples, failures = convert_video(video_task(video_id, str(path), spans), prep)
+    converted = convert_video(video_task(video_id, str(path), spans), prep)
     # Samples just written must open: a failure here is a bug, not bad data.
-    return open_samples(samples, SkipCounter(strict=True), need_video=False), failures
+    return (open_samples(converted.samples, SkipCounter(strict=True), need_video=False),
+            converted.failures)
 
 
 class DecodedReader:
     """Decoded frames and sound of one span with the reading interface of
-    :class:`~mmssl.media.ClipReader` that clip cutting uses (``frames``,
+    :class:`~mmssl.media.ClipReader` that clip cutting uses (``frames``, ``iter_frames``,
     ``audio_window``, ``has_audio``)."""
 
     def __init__(self, clip: Clip):
@@ -68,6 +69,11 @@ class DecodedReader:
         last = len(self.clip.frames) - 1
         index = np.minimum(np.arange(max(first, 0), max(first, 0) + count), last)
         return self.clip.frames[index]
+
+    def iter_frames(self, first: int, count: int, fps: float) -> Iterator[tuple[np.ndarray, ...]]:
+        """The frames of :meth:`frames` one at a time, each as its (R, G, B) planes."""
+        for frame in self.frames(first, count, fps):
+            yield frame[..., 0], frame[..., 1], frame[..., 2]
 
     def audio_window(self, start: float, count: int) -> np.ndarray:
         """``count`` samples from ``start`` seconds into the span, zero-padded."""

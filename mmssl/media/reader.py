@@ -2,23 +2,24 @@
 
 The file is opened once; each window of frames is read by seeking to the keyframe before it
 and decoding forward (shards use a short GOP, so that costs at most one GOP); the audio
-track is decoded once, on first use. Converting to RGB reuses one swscale context, which is
-several times faster than a fresh conversion per frame, and gives planar RGB, which batches
+track is decoded once, on first use, and windows are sliced from it. Converting to RGB
+reuses one swscale context, which is several times faster than a fresh conversion per frame, and gives planar RGB, which batches
 (channels first) take without a transpose.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from mmssl.media.decode import AUDIO_RATE, decode_audio_stream, is_mono_at
+from mmssl.media.audio import decode_audio, decode_audio_stream
+from mmssl.media.decode import AUDIO_RATE
 from mmssl.media.probe import MediaError, MediaSource, open_media
 
-AUDIO_PREROLL_SECONDS = 0.2
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # a frame's R, G, B planes, (H, W) uint8
 
 
@@ -70,43 +71,32 @@ class ClipReader:
             yield last
 
     def audio_window(self, start: float, count: int) -> np.ndarray:
-        """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded.
-
-        Decodes only the packets around the window when the track is already mono at
-        ``audio_rate`` (shard samples); otherwise slices the whole decoded track.
-        """
+        """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded: a
+        slice of the whole track (:meth:`audio`), so a window's samples never depend on
+        what this reader decoded before."""
         out = np.zeros(count, np.float32)
         if not self.has_audio:
             return out
-        stream = self.container.streams.audio[0]
-        if not is_mono_at(stream, self.audio_rate, self.source):
-            whole = self.audio()
-            first = int(round(start * self.audio_rate))
-            piece = whole[max(first, 0) : max(first, 0) + count]
-            out[: len(piece)] = piece
-            return out
-        # AAC frames overlap (MDCT): decode from a little earlier so the window's first
-        # frame is fully reconstructed, not the decoder's warm-up output.
-        preroll = max(start - AUDIO_PREROLL_SECONDS, 0.0)
-        self.container.seek((stream.start_time or 0) + int(preroll / stream.time_base),
-                            stream=stream, backward=True)
-        end = start + count / self.audio_rate
-        try:
-            for frame in self.container.decode(stream):
-                time = float(frame.time or 0.0)
-                if time >= end:
-                    break
-                _overlay(out, frame.to_ndarray().reshape(-1),
-                         int(round((time - start) * self.audio_rate)))
-        except av.FFmpegError as error:
-            raise MediaError("decode_error", self.source, str(error)) from error
+        whole = self.audio()
+        first = max(int(round(start * self.audio_rate)), 0)
+        piece = whole[first : first + count]
+        out[: len(piece)] = piece
         return out
 
     def audio(self) -> np.ndarray | None:
-        """The whole audio track, (N,) float32 mono at ``audio_rate``; None if none."""
+        """The whole audio track, (N,) float32 mono at ``audio_rate``; None if none.
+
+        Decoded once, in a container of its own when the source can be opened again (bytes,
+        a path): an AAC decoder that has decoded elsewhere in the file carries that state
+        into the first frames after a seek (AAC frames overlap), which made windows read
+        after other windows differ from the same windows read first by up to 0.07."""
         if self.has_audio and self._audio is None:
-            self.container.seek(0)
-            self._audio = decode_audio_stream(self.container, self.audio_rate, self.source)
+            if isinstance(self.source, (bytes, bytearray, str, Path)):
+                self._audio = decode_audio(self.source, self.audio_rate)
+            else:  # a file object: this reader's container is the only way in
+                self.container.seek(0)
+                self._audio = decode_audio_stream(self.container, self.audio_rate,
+                                                  self.source)
         return self._audio
 
     def _decode_from(self, first: int, count: int, fps: float) -> Iterator[Planes]:
@@ -141,13 +131,6 @@ class ClipReader:
                             .reshape(plane.height, plane.line_size)[:, : plane.width]
                             for plane in image.planes)
         return red, green, blue
-
-
-def _overlay(out: np.ndarray, piece: np.ndarray, offset: int) -> None:
-    """Copy ``piece`` into ``out`` starting at index ``offset`` (either may overhang)."""
-    lo, hi = max(offset, 0), min(offset + len(piece), len(out))
-    if hi > lo:
-        out[lo:hi] = piece[lo - offset : hi - offset]
 
 
 def decode_all(source: MediaSource, audio_rate: int = AUDIO_RATE
