@@ -3,8 +3,8 @@
 The file is opened once; each window of frames is read by seeking to the keyframe before it
 and decoding forward (shards use a short GOP, so that costs at most one GOP); the audio
 track is decoded once, on first use, and windows are sliced from it. Converting to RGB
-reuses one swscale context, which is several times faster than a fresh conversion per frame, and gives planar RGB, which batches
-(channels first) take without a transpose.
+reuses one swscale context, which is several times faster than a fresh conversion per
+frame, and gives planar RGB, which batches (channels first) take without a transpose.
 """
 
 from __future__ import annotations
