@@ -60,21 +60,14 @@ LABELLED = {"synthetic_supcon"}  # trained on the COIN shards, not the HowTo100M
 def build_world(out: Path) -> dict[str, Path]:
     """Synthesise the world and prepare its shards (once); {dataset: shard directory}."""
     from mmssl.config import DemoConfig, load_config
-    from mmssl.prep import coin, howto100m, youcook2
+    from mmssl.demo import prepare_world
     from mmssl.synth import generate_world
 
     config = load_config(DemoConfig, None, WORLD)
     world, shards = out / "world", out / "shards"
     if not (shards / "coin" / "manifest.json").is_file():
         generate_world(world, config.synth, progress=False)
-        howto = world / "howto100m"
-        howto100m.prepare(howto / "caption.json", howto / "videos", shards / "howto100m",
-                          config.prep, howto / "HowTo100M_v1.csv", progress=False)
-        youcook2.prepare(world / "youcook2" / "youcookii_annotations_trainval.json",
-                         world / "youcook2" / "videos", shards / "youcook2", config.prep,
-                         ("validation",), progress=False)
-        coin.prepare(world / "coin" / "COIN.json", world / "coin" / "videos", shards / "coin",
-                     config.prep, progress=False)
+        prepare_world(config, world, shards)
     return {name: shards / name for name in ("howto100m", "youcook2", "coin")}
 
 

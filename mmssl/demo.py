@@ -37,14 +37,9 @@ def run_demo(config: DemoConfig, out: str | Path, progress: bool = True) -> dict
         return result
 
     stage("synth", generate_world, world, config.synth, progress)
-    howto = stage("prep howto100m", howto100m.prepare, world / "howto100m" / "caption.json",
-                  world / "howto100m" / "videos", shards / "howto100m", config.prep,
-                  world / "howto100m" / "HowTo100M_v1.csv", progress=progress)
-    youcook = stage("prep youcook2", youcook2.prepare,
-                    world / "youcook2" / "youcookii_annotations_trainval.json",
-                    world / "youcook2" / "videos", shards / "youcook2", config.prep,
-                    (config.eval.subset,), progress=progress)
-    others = _prep_coin_and_audioset(stage, world, shards, config, progress)
+    manifests = prepare_world(config, world, shards, progress, stage)
+    howto, youcook = manifests.pop("howto100m"), manifests.pop("youcook2")
+    others = manifests
     config.train.data.shards = str(shards / "howto100m")
     config.train.output_dir = str(out / "run")
     config.eval.shards = str(shards / "youcook2")
@@ -91,10 +86,22 @@ def _headline(probes: dict) -> dict:
     return out
 
 
-def _prep_coin_and_audioset(stage, world: Path, shards: Path, config: DemoConfig,
-                            progress: bool) -> dict:
-    """Shards of the COIN- and AudioSet-format parts of the world (for linear probes)."""
-    manifests = {}
+def prepare_world(config: DemoConfig, world: Path, shards: Path, progress: bool = False,
+                  stage=None) -> dict[str, dict]:
+    """Shards of every part of the synthetic world at ``world`` that ``config.synth`` makes
+    (HowTo100M and YouCook2's ``config.eval.subset``; COIN and AudioSet when it has them),
+    under ``shards/<dataset>``: ``{dataset: manifest}``. ``stage(name, function, *args,
+    **kwargs)`` runs each prep (the demo times them)."""
+    stage = stage or (lambda _name, function, *args, **kwargs: function(*args, **kwargs))
+    manifests = {
+        "howto100m": stage("prep howto100m", howto100m.prepare,
+                           world / "howto100m" / "caption.json", world / "howto100m" / "videos",
+                           shards / "howto100m", config.prep,
+                           world / "howto100m" / "HowTo100M_v1.csv", progress=progress),
+        "youcook2": stage("prep youcook2", youcook2.prepare,
+                          world / "youcook2" / "youcookii_annotations_trainval.json",
+                          world / "youcook2" / "videos", shards / "youcook2", config.prep,
+                          (config.eval.subset,), progress=progress)}
     if config.synth.coin_videos:
         manifests["coin"] = stage("prep coin", coin.prepare, world / "coin" / "COIN.json",
                                   world / "coin" / "videos", shards / "coin", config.prep,

@@ -62,19 +62,14 @@ COLUMNS = ("text->video", "text->audio", "text->video+audio")
 def build_world(out: Path) -> tuple[Path, Path]:
     """Synthesise the world and prepare its HowTo100M and YouCook2 shards (once)."""
     from mmssl.config import DemoConfig, load_config
-    from mmssl.prep import howto100m, youcook2
+    from mmssl.demo import prepare_world
     from mmssl.synth import generate_world
 
     config = load_config(DemoConfig, None, WORLD)
     world, shards = out / "world", out / "shards"
     if not (shards / "youcook2" / "manifest.json").is_file():
         generate_world(world, config.synth, progress=False)
-        howto = world / "howto100m"
-        howto100m.prepare(howto / "caption.json", howto / "videos", shards / "howto100m",
-                          config.prep, howto / "HowTo100M_v1.csv", progress=False)
-        youcook2.prepare(world / "youcook2" / "youcookii_annotations_trainval.json",
-                         world / "youcook2" / "videos", shards / "youcook2", config.prep,
-                         ("validation",), progress=False)
+        prepare_world(config, world, shards)
     return shards / "howto100m", shards / "youcook2"
 
 

@@ -86,6 +86,16 @@ def random_resized_box(frame_h: int, frame_w: int, size: tuple[int, int],
     return CropBox(top, left, crop_h, crop_w, frame_h, frame_w)
 
 
+def training_crops(frame_h: int, frame_w: int, size: tuple[int, int], views: int,
+                   scale: tuple[float, float], rng: random.Random) -> tuple[CropBox, ...]:
+    """A training clip's crop box per view: one :func:`cover_crop_box` for one view; two
+    :func:`random_resized_box` (each its own scale and place) for two views."""
+    if views == 2:
+        return (random_resized_box(frame_h, frame_w, size, scale, rng),
+                random_resized_box(frame_h, frame_w, size, scale, rng))
+    return (cover_crop_box(frame_h, frame_w, size, rng),)
+
+
 def check_frame_size(box: CropBox, height: int, width: int) -> None:
     """A :class:`ValueError` unless the frames are the size ``box`` was drawn for."""
     if (height, width) != (box.frame_height, box.frame_width):

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 
 from mmssl.config import DataConfig
-from mmssl.data.augment import CropBox, cover_crop_box, random_resized_box
+from mmssl.data.augment import CropBox, training_crops
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
 from mmssl.media import ClipReader
@@ -128,15 +128,10 @@ class LabelledClips:
     def _plan(self, sample: ShardSample, label: int, rng: random.Random) -> LabelledPlan:
         start, crops, second = self._start(sample, rng), (), None
         if self.config.label_modality == "video":
-            frame, size = (int(sample.meta["height"]), int(sample.meta["width"])), \
-                self.config.crop_size
-            if self.config.views == 2:
-                second = self._start(sample, rng)
-                scale = self.config.crop_scale
-                crops = (random_resized_box(*frame, size, scale, rng),
-                         random_resized_box(*frame, size, scale, rng))
-            else:
-                crops = (cover_crop_box(*frame, size, rng),)
+            second = self._start(sample, rng) if self.config.views == 2 else None
+            crops = training_crops(int(sample.meta["height"]), int(sample.meta["width"]),
+                                   self.config.crop_size, self.config.views,
+                                   self.config.crop_scale, rng)
         video_id = sample.meta["video_id"]
         absolute = sample.meta["start"] + start
         meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from mmssl.config import DataConfig
-from mmssl.data.augment import CropBox, cover_crop_box, random_resized_box
+from mmssl.data.augment import CropBox, training_crops
 from mmssl.data.candidates import candidate_rule, candidates, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
@@ -170,16 +170,12 @@ class TrainingClips:
         span = (texts[anchor]["start"], texts[anchor]["end"])
         clip_seconds = self.cutter.clip_seconds(sample.fps)
         start = clip_start(*span, clip_seconds, sample.duration, rng)
-        frame = (int(sample.meta["height"]), int(sample.meta["width"]))
-        size, second = self.config.crop_size, None
-        if self.config.views == 2:
-            # Two views: each its own start inside the anchor's span and its own crop.
-            second = clip_start(*span, clip_seconds, sample.duration, rng)
-            scale = self.config.crop_scale
-            crops = (random_resized_box(*frame, size, scale, rng),
-                     random_resized_box(*frame, size, scale, rng))
-        else:
-            crops = (cover_crop_box(*frame, size, rng),)
+        # Two views: each its own start inside the anchor's span and its own crop.
+        second = (clip_start(*span, clip_seconds, sample.duration, rng)
+                  if self.config.views == 2 else None)
+        crops = training_crops(int(sample.meta["height"]), int(sample.meta["width"]),
+                               self.config.crop_size, self.config.views,
+                               self.config.crop_scale, rng)
         video_id = sample.meta["video_id"]
         absolute = sample.meta["start"] + start
         meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
