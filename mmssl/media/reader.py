@@ -2,7 +2,8 @@
 
 The file is opened once; each window of frames is read by seeking to the keyframe before it
 and decoding forward (shards use a short GOP, so that costs at most one GOP); the audio
-track is decoded once, on first use, and windows are sliced from it. Converting to RGB
+track is decoded from its start as far as the windows reach (see
+:meth:`ClipReader.audio_window`). Converting to RGB
 reuses one swscale context, which is several times faster than a fresh conversion per
 frame, and gives planar RGB, which batches (channels first) take without a transpose.
 """
@@ -16,7 +17,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from mmssl.media.audio import decode_audio, decode_audio_stream
+from mmssl.media.audio import decode_audio, decode_audio_stream, is_mono_at
 from mmssl.media.decode import AUDIO_RATE
 from mmssl.media.probe import MediaError, MediaSource, open_media
 
@@ -39,6 +40,7 @@ class ClipReader:
         self.has_audio = bool(self.container.streams.audio)
         self._reformatter = VideoReformatter()
         self._audio: np.ndarray | None = None
+        self._prefix: _TrackPrefix | None = None
 
     def __enter__(self) -> ClipReader:
         return self
@@ -47,6 +49,8 @@ class ClipReader:
         self.close()
 
     def close(self) -> None:
+        if self._prefix is not None:
+            self._prefix.close()
         self.container.close()
 
     def frames(self, first: int, count: int, fps: float) -> np.ndarray:
@@ -71,25 +75,38 @@ class ClipReader:
             yield last
 
     def audio_window(self, start: float, count: int) -> np.ndarray:
-        """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded: a
-        slice of the whole track (:meth:`audio`), so a window's samples never depend on
-        what this reader decoded before."""
+        """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded: that
+        slice of the whole track, whatever this reader decoded before.
+
+        The track is decoded from its start, never after a seek, and only as far as the
+        windows asked so far reach (:class:`_TrackPrefix`). After a seek, AAC decoding is
+        not the track's: frames overlap, so the first frame after a seek comes out silent
+        (decoder flushed) or mixed with sound from elsewhere (not flushed, up to 0.07 off),
+        and even with a pre-roll, frames further on differed in a 256-sample block.
+        """
         out = np.zeros(count, np.float32)
         if not self.has_audio:
             return out
-        whole = self.audio()
         first = max(int(round(start * self.audio_rate)), 0)
-        piece = whole[first : first + count]
+        piece = self._track_prefix().samples(first + count)[first:]
         out[: len(piece)] = piece
         return out
+
+    def _track_prefix(self) -> _TrackPrefix:
+        if self._prefix is None:
+            stream = self.container.streams.audio[0]
+            if is_mono_at(stream, self.audio_rate, self.source) and isinstance(
+                    self.source, (bytes, bytearray, str, Path)):
+                self._prefix = _TrackPrefix(open_media(self.source), self.source)
+            else:  # resampled, or a file object: the whole track, once
+                self._prefix = _TrackPrefix(None, self.source, self.audio())
+        return self._prefix
 
     def audio(self) -> np.ndarray | None:
         """The whole audio track, (N,) float32 mono at ``audio_rate``; None if none.
 
         Decoded once, in a container of its own when the source can be opened again (bytes,
-        a path): an AAC decoder that has decoded elsewhere in the file carries that state
-        into the first frames after a seek (AAC frames overlap), which made windows read
-        after other windows differ from the same windows read first by up to 0.07."""
+        a path), so nothing this reader decoded before enters it."""
         if self.has_audio and self._audio is None:
             if isinstance(self.source, (bytes, bytearray, str, Path)):
                 self._audio = decode_audio(self.source, self.audio_rate)
@@ -146,3 +163,37 @@ def decode_all(source: MediaSource, audio_rate: int = AUDIO_RATE
                 raise MediaError("decode_error", source, str(error)) from error
             frames = np.stack(images) if images else None
         return frames, reader.audio()
+
+
+
+class _TrackPrefix:
+    """The samples of an audio track that is already mono at the reader's rate, decoded in
+    a container of its own from the track's start as far as asked (:meth:`samples`), then
+    kept; or, without a ``container``, the ``whole`` track given."""
+
+    def __init__(self, container, source, whole: np.ndarray | None = None):
+        self.container, self.source = container, source
+        self.chunks = [] if whole is None else [whole]
+        self.length = sum(len(chunk) for chunk in self.chunks)
+        self.frames = (None if container is None
+                       else container.decode(container.streams.audio[0]))
+
+    def samples(self, count: int) -> np.ndarray:
+        """The track's first ``count`` samples (fewer where it ends sooner)."""
+        try:
+            while self.frames is not None and self.length < count:
+                frame = next(self.frames, None)
+                if frame is None:
+                    self.frames = None
+                    break
+                self.chunks.append(frame.to_ndarray().reshape(-1).copy())
+                self.length += len(self.chunks[-1])
+        except av.FFmpegError as error:
+            raise MediaError("decode_error", self.source, str(error)) from error
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        return self.chunks[0][:count] if self.chunks else np.zeros(0, np.float32)
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
