@@ -3,9 +3,9 @@
 The file is opened once; each window of frames is read by seeking to the keyframe before it
 and decoding forward (shards use a short GOP, so that costs at most one GOP); the audio
 track is decoded from its start as far as the windows reach (see
-:meth:`ClipReader.audio_window`). Converting to RGB
-reuses one swscale context, which is several times faster than a fresh conversion per
-frame, and gives planar RGB, which batches (channels first) take without a transpose.
+:meth:`ClipReader.audio_window`). Converting to RGB reuses one swscale context, which is
+several times faster than a fresh conversion per frame, and gives planar RGB, which
+batches (channels first) take without a transpose.
 """
 
 from __future__ import annotations
