@@ -14,9 +14,14 @@ yuv420p planes an H.264 encoder takes (:mod:`mmssl.media.frames`).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO
 
 from mmssl.media.audio import (
+    AudioTrack,
     cut_audio_segments,
     decode_audio,
     decode_audio_stream,
@@ -80,9 +85,54 @@ def iter_segments(
     """
     check_format(pixel_format)
     wanted = [Segment(float(s), float(e)) for s, e in segments]
-    with open_media(source) as container:
+    with ExitStack() as stack:
+        container = stack.enter_context(open_media(source))
         if not container.streams.video:
             raise MediaError("no_video_stream", source)
-        cutter = SegmentCutter(container, wanted, fps, short_side, audio_rate, source,
+        sound = None
+        if container.streams.audio:
+            # The sound from a container of its own, which the video's seeks leave alone.
+            sound = AudioTrack(stack.enter_context(open_media(reopened(source))), audio_rate)
+        cutter = SegmentCutter(container, sound, wanted, fps, short_side, source,
                                pixel_format, seek)
         yield from cutter.run()
+
+
+def reopened(source: MediaSource) -> MediaSource:
+    """``source`` for a second container read beside the first: a path or bytes as they
+    are, a file object through a :class:`SideReader`."""
+    if isinstance(source, (str, Path, bytes, bytearray)):
+        return source
+    return SideReader(source)
+
+
+class SideReader:
+    """A second reader of a seekable file object already read by another container: it
+    keeps its own position and puts the file's back after each read, so neither container
+    moves the other."""
+
+    def __init__(self, file: BinaryIO):
+        self.file, self.position = file, 0
+        self.name = getattr(file, "name", None)
+
+    def read(self, size: int = -1) -> bytes:
+        theirs = self.file.tell()
+        try:
+            self.file.seek(self.position)
+            data = self.file.read(size)
+        finally:
+            self.file.seek(theirs)
+        self.position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            theirs = self.file.tell()
+            self.position = self.file.seek(offset, io.SEEK_END)
+            self.file.seek(theirs)
+        else:
+            self.position = offset + (self.position if whence == io.SEEK_CUR else 0)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
