@@ -37,7 +37,7 @@ def cut_audio_segments(
         if not container.streams.audio:
             raise MediaError("no_video_stream", source, "and no audio stream either")
         stream = container.streams.audio[0]
-        origin = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        origin = stream_start(stream)
         audio = decode_audio_stream(container, audio_rate, source)
     track_end = origin + len(audio) / audio_rate
     clips = []
@@ -135,7 +135,7 @@ class AudioTrack:
     def __init__(self, container, rate: int):
         self.stream = container.streams.audio[0]
         self.rate = rate
-        self.track_start = _start(self.stream)
+        self.track_start = stream_start(self.stream)
         self.packets = iter(container.demux(self.stream))
         self.position = 0  # input samples decoded so far, from the start of the track
         context = self.stream.codec_context  # None: a damaged header left no decoder
@@ -153,7 +153,8 @@ class AudioTrack:
         if self.buffer is not None:
             self.buffer.drop_before(time)
             # A fresh start must come after what is decoded, on the resampler's grid.
-            if self.decoded_to > keep - phase_period(self.input_rate, self.rate):
+            step = phase_step(self.input_rate, self.rate) / max(self.input_rate, 1)
+            if self.decoded_to > keep - step:
                 return
         self.buffer = AudioBuffer(self.rate, self.track_start, keep)
 
@@ -207,10 +208,10 @@ class AudioTrack:
         self.buffer.finish()
 
 
-def phase_period(input_rate: int, rate: int) -> float:
-    """Seconds after which resampling from ``input_rate`` to ``rate`` repeats its filter
-    phases: input_rate / gcd(input_rate, rate) input samples."""
-    return 1 / math.gcd(input_rate, rate) if input_rate > 0 else 0.0
+def phase_step(input_rate: int, rate: int) -> int:
+    """Input samples after which resampling from ``input_rate`` to ``rate`` repeats its
+    filter phases: input_rate / gcd(input_rate, rate)."""
+    return input_rate // math.gcd(input_rate, rate)
 
 
 class AudioBuffer:
@@ -223,7 +224,7 @@ class AudioBuffer:
     Its frames come from a decoder that has decoded the track from its start
     (:class:`AudioTrack`), each with its position (the samples decoded before it), but
     resampling starts near ``keep``: resampling from input rate R to ``rate`` r repeats its
-    filter phases every :func:`phase_period`, P = R / gcd(R, r) input samples, so the buffer
+    filter phases every P = R / gcd(R, r) input samples (:func:`phase_step`), so the buffer
     keeps from input sample ``first``, the multiple of P at or before ``keep`` (or the first
     one after the frames decoded before it). Output sample k then falls on the same instant,
     computed from the same input samples, as output sample k + first·r/R of a resampler run
@@ -249,7 +250,7 @@ class AudioBuffer:
         frame that ends before ``first`` is passed over (neither converted nor kept)."""
         rate = frame.sample_rate
         if self.first is None:
-            step = rate // math.gcd(rate, self.rate)
+            step = phase_step(rate, self.rate)
             grid = math.floor((self.keep - self.track_start) * rate / step) * step
             self.first = max(grid, -(-position // step) * step)
             self.origin = self.track_start + self.first / rate
@@ -323,5 +324,6 @@ def _same_layout(first, frame) -> bool:
         frame.format.name, frame.layout.name, frame.sample_rate)
 
 
-def _start(stream) -> float:
+def stream_start(stream) -> float:
+    """Time of a stream's first sample or frame, in seconds (0 when the header says none)."""
     return float((stream.start_time or 0) * stream.time_base)

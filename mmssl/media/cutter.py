@@ -38,7 +38,7 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
-from mmssl.media.audio import AudioTrack
+from mmssl.media.audio import AudioTrack, stream_start
 from mmssl.media.clip import Clip, Segment, scaled_size
 from mmssl.media.frames import Pictures
 from mmssl.media.probe import MediaError, MediaSource
@@ -111,7 +111,7 @@ class SegmentCutter:
         self.fps, self.short_side = fps, short_side
         self.pictures = Pictures(pixel_format)
         self.video = container.streams.video[0]
-        self.first_time = _start(self.video)
+        self.first_time = stream_start(self.video)
         self.expected_end = _expected_end(container, self.video)
         self.seek, self.gap = seek, SEEK_GAP_SECONDS if seek else np.inf
         self.at_start = True
@@ -249,7 +249,7 @@ class _Pass:
         segment = self.cutter.wanted[index]
         if not at_end and self.router.pending(index):
             return False
-        if self.sound is None:
+        if self.sound is None or not segment.count:  # no sound, or an error to hand out
             return True
         # The clip's sound covers its frames, which may end a little past the segment.
         end = segment.start + segment.count / self.cutter.fps if segment.count else segment.end
@@ -266,10 +266,6 @@ class _Pass:
         if self.sound is not None and self.sound.started:
             audio = self.sound.slice(segment.start, end)
         return Clip(segment.start, end, segment.take(), audio, cutter.pictures.pixel_format)
-
-
-def _start(stream) -> float:
-    return float((stream.start_time or 0) * stream.time_base)
 
 
 def _expected_end(container, video) -> float | None:

@@ -1,15 +1,17 @@
 """Decoding with PyAV: frames resampled to a target rate and size, audio as 16 kHz mono.
 
 One call serves many segments (:func:`cut_segments`, :func:`iter_segments`), so a converter
-that cuts twenty clips from one video opens it once and decodes only what the segments need:
-from the keyframe before the first segment to the end of the last, skipping long gaps
-(:mod:`mmssl.media.cutter`). :func:`cut_audio_segments` does the same for a source with no
-video stream. Times are seconds on the file's own clock (frame timestamps). Frame-rate
-conversion picks, for each output time ``t_k = start + k / fps``, the last source frame
-shown at or before ``t_k`` (what a viewer would see at that instant), from each frame's own
-timestamp, so variable-frame-rate sources need nothing special. Frames stored sideways with
-a display matrix (phone videos) come out upright. Frames come out as RGB, or as the
-yuv420p planes an H.264 encoder takes (:mod:`mmssl.media.frames`).
+that cuts twenty clips from one video opens it once (twice with sound) and decodes only what
+the segments need: video from the keyframe before the first segment to the end of the last,
+skipping long gaps, and sound from the start of the track, which an audio decoder's output
+depends on, to the end of the last (:mod:`mmssl.media.cutter`). :func:`cut_audio_segments`
+does the same for a source with no video stream. Times are seconds on the file's own clock
+(frame timestamps). Frame-rate conversion picks, for each output time
+``t_k = start + k / fps``, the last source frame shown at or before ``t_k`` (what a viewer
+would see at that instant), from each frame's own timestamp, so variable-frame-rate sources
+need nothing special. Frames stored sideways with a display matrix (phone videos) come out
+upright. Frames come out as RGB, or as the yuv420p planes an H.264 encoder takes
+(:mod:`mmssl.media.frames`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from mmssl.media.audio import (
 from mmssl.media.clip import Clip, Segment, scaled_size
 from mmssl.media.cutter import SegmentCutter
 from mmssl.media.frames import RGB, check_format, upright
-from mmssl.media.probe import MediaError, MediaSource, open_media
+from mmssl.media.probe import MediaError, MediaSource, open_media, source_name
 from mmssl.shard_format import AUDIO_RATE
 
 __all__ = [
@@ -113,7 +115,7 @@ class SideReader:
 
     def __init__(self, file: BinaryIO):
         self.file, self.position = file, 0
-        self.name = getattr(file, "name", None)
+        self.name = source_name(file)
 
     def read(self, size: int = -1) -> bytes:
         theirs = self.file.tell()
