@@ -85,18 +85,22 @@ BAD_SEGMENTS = {
 
 
 def camera_like_video(path, container: str = "mp4", seconds: float = 24.0, fps: int = 25,
-                      gop: int = 250, bframes: int = 3, faststart: bool = True) -> Path:
+                      gop: int = 250, bframes: int = 3, faststart: bool = True,
+                      hiss: float = 0.0, audio_bitrate: int = 128000) -> Path:
     """A real encode as downloads are made: H.264 with a long GOP (``gop`` frames between
     keyframes) and B-frames, AAC at 44.1 kHz stereo (resampled by prep), in ``container``
     (``"mp4"``, header first when ``faststart`` as streaming sites serve it, or
     ``"matroska"``). Frames are moving noisy gradients, so every frame differs, and the
-    brightness steps each second, so a frame's level says when it was shown."""
+    brightness steps each second, so a frame's level says when it was shown. The sound is
+    a 440-Hz tone, with white noise of amplitude ``hiss`` over it: noisy sound, as real
+    recordings have, makes the AAC encoder code some bands as noise substitution (in a few
+    frames at ``audio_bitrate`` 128 kb/s, in most at 96)."""
     from fractions import Fraction
 
     import av
     import numpy as np
 
-    rng = np.random.default_rng(0)
+    rng, noise = np.random.default_rng(0), np.random.default_rng(1)
     options = {"movflags": "faststart"} if container == "mp4" and faststart else {}
     with av.open(str(path), "w", format=container, options=options) as output:
         video = output.add_stream("libx264", rate=fps)
@@ -104,7 +108,7 @@ def camera_like_video(path, container: str = "mp4", seconds: float = 24.0, fps: 
         video.options = {"bf": str(bframes), "threads": "1",
                          "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
         audio = output.add_stream("aac", rate=44100)
-        audio.layout = "stereo"
+        audio.layout, audio.bit_rate = "stereo", audio_bitrate
         written = 0
         for index in range(int(seconds * fps)):
             image = np.full((64, 96, 3), 20 + 8 * (index // fps), np.uint8)
@@ -115,8 +119,10 @@ def camera_like_video(path, container: str = "mp4", seconds: float = 24.0, fps: 
             output.mux(video.encode(frame))
             while written < (index + 1) / fps * 44100:
                 time = (written + np.arange(1024)) / 44100
-                tone = (0.3 * np.sin(2 * np.pi * 440 * time)).astype(np.float32)
-                block = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp",
+                sound = np.repeat(0.3 * np.sin(2 * np.pi * 440 * time)[None], 2, axis=0)
+                if hiss:
+                    sound += hiss * noise.uniform(-1, 1, sound.shape)
+                block = av.AudioFrame.from_ndarray(sound.astype(np.float32), format="fltp",
                                                    layout="stereo")
                 block.sample_rate, block.pts = 44100, written
                 block.time_base = Fraction(1, 44100)

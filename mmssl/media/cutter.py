@@ -5,22 +5,25 @@ Segments are grouped into *runs*: sorted by start, a segment joins the run befor
 decoding on from where that run ends costs no more than decoding from the keyframe before
 the segment: when the container's index lists keyframes (mp4 always, Matroska once its cues
 are read), when that keyframe is not after the run's end; without an index, when the
-segment starts less than :data:`SEEK_GAP_SECONDS` after the run's end. Each run seeks to the
-keyframe at or before its start (less :data:`AUDIO_PREROLL_SECONDS`), decodes, and stops as
-soon as its last segment is finished, so a file is read from the first needed keyframe to
-the end of the last segment and the gaps between runs are skipped.
+segment starts less than :data:`SEEK_GAP_SECONDS` after the run's end. Each run seeks the
+video to the keyframe at or before its start, decodes, and stops as soon as its last
+segment is finished, so the video is decoded from the first needed keyframe to the end of
+the last segment and the gaps between runs are skipped.
 
 A decoder started at a keyframe gives the same frames as one that decoded everything before
 it, and the frame picked for each output time depends only on timestamps, so the video of
-every segment is the same as a pass from the start of the file would give. Audio is decoded
-from :data:`AUDIO_PREROLL_SECONDS` before the run, so AAC's overlapping frames are complete
-at the segment's start (a track already mono at the output rate gives the same samples; a
-resampled one may differ by a fraction of a sample's phase, the same on every run). If a
-seek lands after a run's start (a broken index), the run is decoded again from the start of
-the file.
+every segment is the same as a pass from the start of the file would give. If a seek lands
+after a run's start (a broken index), the run is decoded again from the start of the file.
+
+Audio decoders carry state from every frame they decoded (AAC's noise substitution draws
+from a generator that never forgets), so the sound is read from a second container of the
+same file that never seeks: an :class:`~mmssl.media.audio.AudioTrack` decodes every audio
+packet from the start of the track, and resamples only near the runs; each segment's
+samples are those of :func:`~mmssl.media.audio.decode_audio`'s whole track, whatever it is
+cut with.
 
 A file that stops decoding part-way ends the cut there: an error from the demuxer or a
-decoder, the end of the data well before the duration its header gives (a truncated
+decoder, the end of the video data well before the duration its header gives (a truncated
 download), or audio timestamps that jump ahead (data missing in the middle: the samples
 after the jump would be out of step with the video). Every segment not yet finished then
 comes out as a ``decode_error`` whose ``decoded_to`` says up to when the file decoded; the
@@ -31,22 +34,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from fractions import Fraction
 
 import av
 import numpy as np
 
-from mmssl.media.audio import AudioBuffer
+from mmssl.media.audio import AudioTrack, stream_start
 from mmssl.media.clip import Clip, Segment, scaled_size
 from mmssl.media.frames import Pictures
 from mmssl.media.probe import MediaError, MediaSource
 
 SEEK_GAP_SECONDS = 3.0  # about half a typical GOP of downloaded video (2-10 s)
-AUDIO_PREROLL_SECONDS = 0.5
 # A file whose frames end this much before its header's duration was cut short.
 TRUNCATION_SLACK_SECONDS = 1.0
-# Audio arriving this much after where the previous frame ended means data is missing.
-AUDIO_JUMP_SECONDS = 0.1
 _EPS = 1e-6
 
 Outcome = tuple[int, Clip | MediaError]
@@ -61,7 +60,7 @@ def plan_runs(segments: list[Segment], keyframes: np.ndarray | None = None,
     run_end = -np.inf
     for index in sorted(range(len(segments)), key=lambda i: (segments[i].start, i)):
         segment = segments[index]
-        if runs and _decode_on(run_end, segment.start - AUDIO_PREROLL_SECONDS, keyframes, gap):
+        if runs and _decode_on(run_end, segment.start, keyframes, gap):
             runs[-1].append(index)
             run_end = max(run_end, segment.end)
         else:
@@ -74,7 +73,7 @@ def _decode_on(position: float, target: float, keyframes: np.ndarray | None,
                gap: float) -> bool:
     """Whether to decode on from ``position`` to ``target`` rather than seek."""
     if keyframes is None:
-        return target - position <= gap - AUDIO_PREROLL_SECONDS
+        return target - position <= gap
     before = keyframes[: np.searchsorted(keyframes, target, side="right")]
     return len(before) == 0 or before[-1] <= position
 
@@ -101,19 +100,18 @@ class SeekMissed(Exception):
 
 
 class SegmentCutter:
-    """Cuts ``wanted`` segments out of an open ``container`` (see the module): :meth:`run`
+    """Cuts ``wanted`` segments out of an open ``container`` (see the module), the sound
+    from ``sound`` (the same file's audio, opened apart; None without audio): :meth:`run`
     yields ``(index, Clip | MediaError)`` as segments finish."""
 
-    def __init__(self, container, wanted: list[Segment], fps: float, short_side: int | None,
-                 audio_rate: int, source: MediaSource, pixel_format: str, seek: bool = True):
-        self.container, self.source, self.wanted = container, source, wanted
-        self.fps, self.short_side, self.rate = fps, short_side, audio_rate
+    def __init__(self, container, sound: AudioTrack | None, wanted: list[Segment], fps: float,
+                 short_side: int | None, source: MediaSource, pixel_format: str,
+                 seek: bool = True):
+        self.container, self.sound, self.source, self.wanted = container, sound, source, wanted
+        self.fps, self.short_side = fps, short_side
         self.pictures = Pictures(pixel_format)
         self.video = container.streams.video[0]
-        self.audio = container.streams.audio[0] if container.streams.audio else None
-        self.first_time = _start(self.video)
-        self.audio_start = _start(self.audio) if self.audio is not None else 0.0
-        self.audio_frame_size = _coarse_frame_size(self.audio)
+        self.first_time = stream_start(self.video)
         self.expected_end = _expected_end(container, self.video)
         self.seek, self.gap = seek, SEEK_GAP_SECONDS if seek else np.inf
         self.at_start = True
@@ -134,7 +132,9 @@ class SegmentCutter:
     def _run(self, indices: list[int]) -> Iterator[Outcome]:
         start = min(self.wanted[i].start for i in indices)
         self.open = set(indices)
-        landing = self._seek(start - AUDIO_PREROLL_SECONDS)
+        if self.sound is not None:
+            self.sound.start_at(start)
+        landing = self._seek(start)
         try:
             yield from _Pass(self, indices, landing=start if landing else None).demux()
         except SeekMissed:
@@ -172,27 +172,26 @@ class SegmentCutter:
 
 
 class _Pass:
-    """One demux pass: from where the container stands to the end of a run's segments."""
+    """One demux pass of the video: from where the container stands to the end of a run's
+    segments, their sound pulled from the cutter's audio track as each one's frames are
+    in."""
 
     def __init__(self, cutter: SegmentCutter, indices: list[int], landing: float | None):
-        self.cutter = cutter
+        self.cutter, self.sound = cutter, cutter.sound
         self.router = FrameRouter({i: cutter.wanted[i] for i in indices}, cutter.fps,
                                   cutter.short_side, cutter.pictures)
-        self.audio = (AudioBuffer(cutter.rate, cutter.audio_start, cutter.audio_frame_size)
-                      if cutter.audio is not None else None)
-        # After a seek, the first frame of each stream must come at or before ``landing``.
-        self.landing = {"video": landing, "audio": landing}
+        # After a seek, the first frame must come at or before ``landing``.
+        self.landing = landing
         self.last_video: float | None = None
-        self.audio_next: float | None = None  # where the last audio frame ended
 
     def demux(self) -> Iterator[Outcome]:
         cutter = self.cutter
-        streams = [cutter.video] + ([cutter.audio] if cutter.audio is not None else [])
         try:
-            for packet in cutter.container.demux(*streams):
+            for packet in cutter.container.demux(cutter.video):
                 for frame in packet.decode():
-                    self._take(packet.stream.type, frame)
+                    self._take(frame)
                 yield from self._finished(at_end=False)
+                self._check_sound()
                 if not cutter.open:
                     return  # the run is done: the rest of the file is not read
         except av.FFmpegError as error:
@@ -201,28 +200,23 @@ class _Pass:
             yield from self._before_damage(damage)
         yield from self._check_complete()
         self.router.finish()
-        if self.audio is not None:
-            self.audio.finish()
         yield from self._finished(at_end=True)
+        self._check_sound()
 
-    def _take(self, kind: str, frame) -> None:
+    def _take(self, frame) -> None:
         time = float(frame.time or 0.0)
-        landing = self.landing.pop(kind, None)
-        if landing is not None and time > landing + _EPS:
+        if self.landing is not None and time > self.landing + _EPS:
             raise SeekMissed()
-        if kind == "video":
-            self.router.push(frame)
-            self.last_video = time
-            self.cutter.decoded_to = max(self.cutter.decoded_to, time)
-        else:
-            self._check_audio_continues(time, frame)
-            self.audio.add(frame)
+        self.landing = None
+        self.router.push(frame)
+        self.last_video = time
+        self.cutter.decoded_to = max(self.cutter.decoded_to, time)
 
-    def _check_audio_continues(self, time: float, frame) -> None:
-        if self.audio_next is not None and time > self.audio_next + AUDIO_JUMP_SECONDS:
-            raise Damage(min(self.cutter.decoded_to, self.audio_next),
-                         f"audio jumps from {self.audio_next:.2f} s to {time:.2f} s")
-        self.audio_next = time + frame.samples / frame.sample_rate
+    def _check_sound(self) -> None:
+        """Segments still open whose sound broke off are lost."""
+        if self.sound is not None and self.sound.broken and self.cutter.open:
+            time, detail = self.sound.broken
+            raise Damage(min(self.cutter.decoded_to, time), detail)
 
     def _check_complete(self) -> Iterator[Outcome]:
         """At the end of the data: was the file cut short (see the module)?"""
@@ -235,28 +229,31 @@ class _Pass:
     def _before_damage(self, damage: Damage) -> Iterator[Outcome]:
         """Hand out the segments whose frames and sound all came before ``damage``, then
         raise it for the others."""
-        if self.audio is not None:
-            self.audio.finish()
         yield from self._finished(at_end=False)
         raise damage
 
     def _finished(self, at_end: bool) -> Iterator[Outcome]:
         cutter = self.cutter
-        done = [i for i in sorted(cutter.open) if at_end or self._complete(i)]
+        done = [i for i in sorted(cutter.open) if self._complete(i, at_end)]
         for index in done:
             cutter.open.discard(index)
             yield index, self._clip(cutter.wanted[index])
-        if done and self.audio is not None:
-            self.audio.drop_before(min((cutter.wanted[i].start for i in cutter.open),
-                                       default=None))
+        if done and cutter.open and self.sound is not None:
+            self.sound.drop_before(min(cutter.wanted[i].start for i in cutter.open))
 
-    def _complete(self, index: int) -> bool:
+    def _complete(self, index: int, at_end: bool) -> bool:
+        """Whether segment ``index`` has its frames (all there will be, ``at_end``) and its
+        sound: up to where its frames end, or as far as a track that ended undamaged goes
+        once the video is at its end too (only the video's end tells a short track from a
+        truncated file)."""
         segment = self.cutter.wanted[index]
-        if self.router.pending(index):
+        if not at_end and self.router.pending(index):
             return False
+        if self.sound is None or not segment.count:  # no sound, or an error to hand out
+            return True
         # The clip's sound covers its frames, which may end a little past the segment.
         end = segment.start + segment.count / self.cutter.fps if segment.count else segment.end
-        return self.audio is None or self.audio.reaches(end)
+        return self.sound.reaches(end) or (at_end and not self.sound.broken)
 
     def _clip(self, segment: Segment) -> Clip | MediaError:
         cutter = self.cutter
@@ -266,24 +263,9 @@ class _Pass:
         # A segment running past the last frame ends where the frames end.
         end = segment.start + segment.count / cutter.fps
         audio = None
-        if self.audio is not None and self.audio.started:
-            audio = self.audio.slice(segment.start, end)
+        if self.sound is not None and self.sound.started:
+            audio = self.sound.slice(segment.start, end)
         return Clip(segment.start, end, segment.take(), audio, cutter.pictures.pixel_format)
-
-
-def _coarse_frame_size(stream) -> int:
-    """The fixed frame size of an audio stream whose timestamps are coarser than a sample,
-    else 0 (see :class:`~mmssl.media.audio.AudioBuffer`)."""
-    if stream is None or stream.codec_context is None:
-        return 0
-    context = stream.codec_context
-    if not context.sample_rate or stream.time_base <= Fraction(1, context.sample_rate):
-        return 0
-    return max(context.frame_size or 0, 0)
-
-
-def _start(stream) -> float:
-    return float((stream.start_time or 0) * stream.time_base)
 
 
 def _expected_end(container, video) -> float | None:

@@ -1,22 +1,29 @@
 """Decoding with PyAV: frames resampled to a target rate and size, audio as 16 kHz mono.
 
 One call serves many segments (:func:`cut_segments`, :func:`iter_segments`), so a converter
-that cuts twenty clips from one video opens it once and decodes only what the segments need:
-from the keyframe before the first segment to the end of the last, skipping long gaps
-(:mod:`mmssl.media.cutter`). :func:`cut_audio_segments` does the same for a source with no
-video stream. Times are seconds on the file's own clock (frame timestamps). Frame-rate
-conversion picks, for each output time ``t_k = start + k / fps``, the last source frame
-shown at or before ``t_k`` (what a viewer would see at that instant), from each frame's own
-timestamp, so variable-frame-rate sources need nothing special. Frames stored sideways with
-a display matrix (phone videos) come out upright. Frames come out as RGB, or as the
-yuv420p planes an H.264 encoder takes (:mod:`mmssl.media.frames`).
+that cuts twenty clips from one video opens it once (twice with sound) and decodes only what
+the segments need: video from the keyframe before the first segment to the end of the last,
+skipping long gaps, and sound from the start of the track, which an audio decoder's output
+depends on, to the end of the last (:mod:`mmssl.media.cutter`). :func:`cut_audio_segments`
+does the same for a source with no video stream. Times are seconds on the file's own clock
+(frame timestamps). Frame-rate conversion picks, for each output time
+``t_k = start + k / fps``, the last source frame shown at or before ``t_k`` (what a viewer
+would see at that instant), from each frame's own timestamp, so variable-frame-rate sources
+need nothing special. Frames stored sideways with a display matrix (phone videos) come out
+upright. Frames come out as RGB, or as the yuv420p planes an H.264 encoder takes
+(:mod:`mmssl.media.frames`).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO
 
 from mmssl.media.audio import (
+    AudioTrack,
     cut_audio_segments,
     decode_audio,
     decode_audio_stream,
@@ -26,7 +33,7 @@ from mmssl.media.audio import (
 from mmssl.media.clip import Clip, Segment, scaled_size
 from mmssl.media.cutter import SegmentCutter
 from mmssl.media.frames import RGB, check_format, upright
-from mmssl.media.probe import MediaError, MediaSource, open_media
+from mmssl.media.probe import MediaError, MediaSource, open_media, source_name
 from mmssl.shard_format import AUDIO_RATE
 
 __all__ = [
@@ -80,9 +87,54 @@ def iter_segments(
     """
     check_format(pixel_format)
     wanted = [Segment(float(s), float(e)) for s, e in segments]
-    with open_media(source) as container:
+    with ExitStack() as stack:
+        container = stack.enter_context(open_media(source))
         if not container.streams.video:
             raise MediaError("no_video_stream", source)
-        cutter = SegmentCutter(container, wanted, fps, short_side, audio_rate, source,
+        sound = None
+        if container.streams.audio:
+            # The sound from a container of its own, which the video's seeks leave alone.
+            sound = AudioTrack(stack.enter_context(open_media(reopened(source))), audio_rate)
+        cutter = SegmentCutter(container, sound, wanted, fps, short_side, source,
                                pixel_format, seek)
         yield from cutter.run()
+
+
+def reopened(source: MediaSource) -> MediaSource:
+    """``source`` for a second container read beside the first: a path or bytes as they
+    are, a file object through a :class:`SideReader`."""
+    if isinstance(source, (str, Path, bytes, bytearray)):
+        return source
+    return SideReader(source)
+
+
+class SideReader:
+    """A second reader of a seekable file object already read by another container: it
+    keeps its own position and puts the file's back after each read, so neither container
+    moves the other."""
+
+    def __init__(self, file: BinaryIO):
+        self.file, self.position = file, 0
+        self.name = source_name(file)
+
+    def read(self, size: int = -1) -> bytes:
+        theirs = self.file.tell()
+        try:
+            self.file.seek(self.position)
+            data = self.file.read(size)
+        finally:
+            self.file.seek(theirs)
+        self.position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            theirs = self.file.tell()
+            self.position = self.file.seek(offset, io.SEEK_END)
+            self.file.seek(theirs)
+        else:
+            self.position = offset + (self.position if whence == io.SEEK_CUR else 0)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
