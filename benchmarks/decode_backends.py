@@ -95,8 +95,11 @@ class DecordBackend(VideoBackend):
         return out
 
 
+MODULES = {"pyav": "av"}  # a row's library, by the first word of its name → its module
+
+
 def installed(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    return importlib.util.find_spec(MODULES.get(name, name)) is not None
 
 
 def prep_paths(source: str) -> dict:
