@@ -38,11 +38,11 @@ from dataclasses import dataclass
 import torch
 
 from mmssl.config import DataConfig
-from mmssl.data.augment import CropBox, training_crops
+from mmssl.data.augment import CropBox
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
+from mmssl.data.training_clips import clip_meta, sample_crops
 from mmssl.media import ClipReader
-from mmssl.shard_format import clip_key
 
 LABEL_MODALITIES = ("video", "audio")
 
@@ -129,14 +129,9 @@ class LabelledClips:
         start, crops, second = self._start(sample, rng), (), None
         if self.config.label_modality == "video":
             second = self._start(sample, rng) if self.config.views == 2 else None
-            crops = training_crops(int(sample.meta["height"]), int(sample.meta["width"]),
-                                   self.config.crop_size, self.config.views,
-                                   self.config.crop_scale, rng)
-        video_id = sample.meta["video_id"]
-        absolute = sample.meta["start"] + start
-        meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
-                "label": label}
-        return LabelledPlan(sample, label, start, meta, crops, second)
+            crops = sample_crops(sample, self.config, rng)
+        return LabelledPlan(sample, label, start, clip_meta(sample, start, label=label), crops,
+                            second)
 
     def video_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         """``{field: (per-clip shape, dtype)}`` of the video views :meth:`materialise` can

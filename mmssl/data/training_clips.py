@@ -80,6 +80,22 @@ class _SampleState:
     token_ids: torch.Tensor | None = None
 
 
+def sample_crops(sample: ShardSample, config: DataConfig, rng: random.Random
+                 ) -> tuple[CropBox, ...]:
+    """Each view's crop box for a clip of ``sample`` (:func:`~mmssl.data.augment.
+    training_crops`, from the frame size in its JSON member)."""
+    return training_crops(int(sample.meta["height"]), int(sample.meta["width"]),
+                          config.crop_size, config.views, config.crop_scale, rng)
+
+
+def clip_meta(sample: ShardSample, start: float, **extra) -> dict:
+    """A clip's batch meta: its key, video id and start in the source, and ``extra``."""
+    video_id = sample.meta["video_id"]
+    absolute = sample.meta["start"] + start
+    return {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
+            **extra}
+
+
 class OpenSamples:
     """The open mp4 and the narrations' token ids of every sample with plans still to be
     materialised, so each sample is opened and tokenised once whatever its clip count.
@@ -173,13 +189,8 @@ class TrainingClips:
         # Two views: each its own start inside the anchor's span and its own crop.
         second = (clip_start(*span, clip_seconds, sample.duration, rng)
                   if self.config.views == 2 else None)
-        crops = training_crops(int(sample.meta["height"]), int(sample.meta["width"]),
-                               self.config.crop_size, self.config.views,
-                               self.config.crop_scale, rng)
-        video_id = sample.meta["video_id"]
-        absolute = sample.meta["start"] + start
-        meta = {"key": clip_key(video_id, absolute), "video_id": video_id, "start": absolute,
-                "anchor": texts[anchor]["text"]}
+        crops = sample_crops(sample, self.config, rng)
+        meta = clip_meta(sample, start, anchor=texts[anchor]["text"])
         return ClipPlan(sample, narrations, tuple(chosen), start, meta, crops, siblings,
                         second)
 
