@@ -40,9 +40,9 @@ def shard_word_counts(directories: Iterable[str], skip: SkipCounter | None = Non
     without: list[str] = []
     for directory in directories:
         for path in shard_paths(directory):
-            words = stats_words(path)
+            words, problem = stats_words(path)
             if words is None:
-                without.append(f"{path} ({_problem(path)})")
+                without.append(f"{path} ({problem})")
                 words = Counter(word for meta in shard_metas(path, skip)
                                 for text in meta["texts"] for word in words_of(text["text"]))
             counts.update(words)
@@ -53,31 +53,25 @@ def shard_word_counts(directories: Iterable[str], skip: SkipCounter | None = Non
     return counts
 
 
-def stats_words(tar_path: str) -> Counter[str] | None:
-    """The ``words`` of a shard's stats file, or None when the file is missing, is not
-    JSON, or has no well-formed ``words``."""
+def stats_words(tar_path: str) -> tuple[Counter[str] | None, str]:
+    """The ``words`` of a shard's stats file (read once, wherever it is), or None and why
+    in a few words: the file is missing, is not JSON, or has no well-formed ``words``."""
+    location = stats_location(tar_path)
+    name = location.rpartition("/")[2]
     try:
-        words = json.loads(read_location(stats_location(tar_path))).get("words")
-    except (OSError, ValueError, AttributeError):
-        return None
+        stats = json.loads(read_location(location))
+    except OSError:
+        return None, f"{name} missing"
+    except ValueError:
+        return None, f"{name} is not JSON"
+    if isinstance(stats, dict) and "words" not in stats:
+        return None, "written before word counts"
+    words = stats.get("words") if isinstance(stats, dict) else None
     if not isinstance(words, dict) or not all(
             isinstance(w, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0
             for w, n in words.items()):
-        return None
-    return Counter(words)
-
-
-def _problem(tar_path: str) -> str:
-    """Why a shard's stats gave no word counts, in a few words."""
-    name = stats_location(tar_path).rpartition("/")[2]
-    try:
-        stats = json.loads(read_location(stats_location(tar_path)))
-    except OSError:
-        return f"{name} missing"
-    except ValueError:
-        return f"{name} is not JSON"
-    return ("written before word counts" if isinstance(stats, dict) and "words" not in stats
-            else "bad words field")
+        return None, "bad words field"
+    return Counter(words), ""
 
 
 def most_frequent(counts: Counter[str], size: int, specials: list[str]) -> dict[str, int]:

@@ -82,24 +82,30 @@ class ClipReader:
         windows asked so far reach (:class:`_TrackPrefix`). After a seek, AAC decoding is
         not the track's: frames overlap, so the first frame after a seek comes out silent
         (decoder flushed) or mixed with sound from elsewhere (not flushed, up to 0.07 off),
-        and even with a pre-roll, frames further on differed in a 256-sample block.
+        and noise-substituted bands are drawn from a generator a seek does not put back
+        in step (:class:`mmssl.media.audio.AudioTrack` explains; no pre-roll helps).
         """
         out = np.zeros(count, np.float32)
         if not self.has_audio:
             return out
         first = max(int(round(start * self.audio_rate)), 0)
-        piece = self._track_prefix().samples(first + count)[first:]
+        prefix = self._track_prefix()
+        track = self.audio() if prefix is None else prefix.samples(first + count)
+        piece = track[first : first + count]
         out[: len(piece)] = piece
         return out
 
-    def _track_prefix(self) -> _TrackPrefix:
-        if self._prefix is None:
-            stream = self.container.streams.audio[0]
-            if is_mono_at(stream, self.audio_rate, self.source) and isinstance(
-                    self.source, (bytes, bytearray, str, Path)):
-                self._prefix = _TrackPrefix(open_media(self.source), self.source)
-            else:  # resampled, or a file object: the whole track, once
-                self._prefix = _TrackPrefix(None, self.source, self.audio())
+    @property
+    def _reopenable(self) -> bool:
+        """Whether the source can be opened again in a container of its own."""
+        return isinstance(self.source, (bytes, bytearray, str, Path))
+
+    def _track_prefix(self) -> _TrackPrefix | None:
+        """The decoded start of a track already mono at ``audio_rate`` (shard samples);
+        None for one that must be resampled, or a file object: :meth:`audio` then."""
+        if self._prefix is None and self._reopenable and is_mono_at(
+                self.container.streams.audio[0], self.audio_rate, self.source):
+            self._prefix = _TrackPrefix(open_media(self.source), self.source)
         return self._prefix
 
     def audio(self) -> np.ndarray | None:
@@ -108,7 +114,7 @@ class ClipReader:
         Decoded once, in a container of its own when the source can be opened again (bytes,
         a path), so nothing this reader decoded before enters it."""
         if self.has_audio and self._audio is None:
-            if isinstance(self.source, (bytes, bytearray, str, Path)):
+            if self._reopenable:
                 self._audio = decode_audio(self.source, self.audio_rate)
             else:  # a file object: this reader's container is the only way in
                 self.container.seek(0)
@@ -168,15 +174,14 @@ def decode_all(source: MediaSource, audio_rate: int = AUDIO_RATE
 
 class _TrackPrefix:
     """The samples of an audio track that is already mono at the reader's rate, decoded in
-    a container of its own from the track's start as far as asked (:meth:`samples`), then
-    kept; or, without a ``container``, the ``whole`` track given."""
+    a ``container`` of its own from the track's start as far as asked (:meth:`samples`),
+    then kept."""
 
-    def __init__(self, container, source, whole: np.ndarray | None = None):
+    def __init__(self, container, source):
         self.container, self.source = container, source
-        self.chunks = [] if whole is None else [whole]
-        self.length = sum(len(chunk) for chunk in self.chunks)
-        self.frames = (None if container is None
-                       else container.decode(container.streams.audio[0]))
+        self.chunks: list[np.ndarray] = []
+        self.length = 0
+        self.frames = container.decode(container.streams.audio[0])
 
     def samples(self, count: int) -> np.ndarray:
         """The track's first ``count`` samples (fewer where it ends sooner)."""
@@ -195,5 +200,4 @@ class _TrackPrefix:
         return self.chunks[0][:count] if self.chunks else np.zeros(0, np.float32)
 
     def close(self) -> None:
-        if self.container is not None:
-            self.container.close()
+        self.container.close()
