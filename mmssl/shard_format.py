@@ -33,31 +33,37 @@ refused before any conversion, naming both records.
 
 ``<key>.mp4``
     The clip, re-encoded: H.264 (yuv420p, fixed GOP so random access is cheap) at the
-    prepared ``fps`` and short side; AAC mono 16 kHz audio when the source had audio. An
+    prepared ``fps`` and short side; AAC-LC mono 16 kHz audio without perceptual noise
+    substitution (so random access is exact as well) when the source had audio. An
     audio-only sample (a dataset whose sources may lack video, e.g. AudioSet) has the AAC
     stream alone.
 ``<key>.json``
     UTF-8 JSON object:
 
-    ============  ==========================================================================
-    dataset       ``"howto100m"`` | ``"youcook2"`` | ...
-    video_id      source video id (YouTube id for the public datasets)
-    source        path of the source file as the converter found it
-    start, end    the clip's span in the source file, seconds (end = start + frames / fps;
-                  audio-only: the audio's span)
-    fps           frame rate of the clip; ``num_frames``, ``width``, ``height`` its geometry
-    has_video     whether the mp4 has a video stream; false for an audio-only sample, whose
-                  ``num_frames``, ``width`` and ``height`` are 0. Missing (shards written
-                  before the field existed) means true.
-    has_audio     whether the mp4 has an audio stream; ``audio_rate`` = 16000
-    texts         list of ``{"start", "end", "text"}``, times in seconds *relative to the
-                  clip's start*, sorted by start (HowTo100M: the ASR narrations inside the
-                  clip; YouCook2: one entry, the step sentence spanning the clip)
-    labels        dataset-specific dict (HowTo100M: ``task_id``; YouCook2: ``subset``,
-                  ``recipe_type``, ``segment_id``; AudioSet: ``subset``, ``mids``,
-                  ``indices`` (the positive classes' indices, sorted), ``segment``
-                  ([start_seconds, end_seconds] in the YouTube video))
-    ============  ==========================================================================
+    ==============  ==========================================================================
+    dataset         ``"howto100m"`` | ``"youcook2"`` | ...
+    video_id        source video id (YouTube id for the public datasets)
+    source          path of the source file as the converter found it
+    start, end      the clip's span in the source file, seconds (end = start + frames / fps;
+                    audio-only: the audio's span)
+    fps             frame rate of the clip; ``num_frames``, ``width``, ``height`` its geometry
+    has_video       whether the mp4 has a video stream; false for an audio-only sample, whose
+                    ``num_frames``, ``width`` and ``height`` are 0. Missing (shards written
+                    before the field existed) means true.
+    has_audio       whether the mp4 has an audio stream; ``audio_rate`` = 16000
+    audio_seekable  true when the AAC was encoded without perceptual noise substitution,
+                    so a window decoded from one AAC frame before it is exactly that slice
+                    of the whole track (readers then seek); missing or false (shards written
+                    before the field existed) means the track must be decoded from its start
+                    for exact windows (:func:`audio_seekable`)
+    texts           list of ``{"start", "end", "text"}``, times in seconds *relative to the
+                    clip's start*, sorted by start (HowTo100M: the ASR narrations inside the
+                    clip; YouCook2: one entry, the step sentence spanning the clip)
+    labels          dataset-specific dict (HowTo100M: ``task_id``; YouCook2: ``subset``,
+                    ``recipe_type``, ``segment_id``; AudioSet: ``subset``, ``mids``,
+                    ``indices`` (the positive classes' indices, sorted), ``segment``
+                    ([start_seconds, end_seconds] in the YouTube video))
+    ==============  ==========================================================================
 
 Readers ignore members with other extensions (room for later additions). A JSON member
 without one of the fields readers need (:data:`REQUIRED_META`), or with one of the wrong
@@ -168,6 +174,12 @@ def check_meta(meta: dict) -> dict:
                                                  for f, kind in TEXT_FIELDS.items()):
             raise MetaError(f"texts[{index}]: expected {{start, end, text}}, got {text!r:.60}")
     return meta
+
+
+def audio_seekable(meta: dict) -> bool:
+    """Whether a sample's audio windows may be decoded after a seek (its JSON member's
+    ``audio_seekable``; false for shards written before the field existed)."""
+    return meta.get("audio_seekable") is True
 
 
 def _is(value, kind: type) -> bool:

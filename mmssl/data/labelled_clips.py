@@ -42,7 +42,6 @@ from mmssl.data.augment import CropBox
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
 from mmssl.data.training_clips import clip_meta, sample_crops
-from mmssl.media import ClipReader
 
 LABEL_MODALITIES = ("video", "audio")
 
@@ -148,7 +147,7 @@ class LabelledClips:
         given (a batch's row); :class:`MediaError` when its mp4 does not open or decode, or
         its frames are not the size its JSON member gives."""
         out = out or {}
-        with ClipReader(plan.sample.media) as reader:
+        with plan.sample.open_reader() as reader:
             sample = OpenSample(reader, plan.sample.meta, plan.sample.where)
             clip = {"label": torch.tensor(plan.label), "meta": plan.meta}
             if self.config.label_modality == "audio":

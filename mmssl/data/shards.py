@@ -27,7 +27,7 @@ from webdataset.tariterators import group_by_keys, tar_file_expander
 from mmssl.data.clips import OpenSample, SampleTiming
 from mmssl.data.shard_urls import fetch_manifest, open_location
 from mmssl.media import ClipReader, MediaError
-from mmssl.shard_format import MEDIA_KEY, META_KEY, check_meta, decode_meta
+from mmssl.shard_format import MEDIA_KEY, META_KEY, audio_seekable, check_meta, decode_meta
 
 
 class SkipCounter:
@@ -104,6 +104,11 @@ class ShardSample(SampleTiming):
     meta: dict
     where: str
 
+    def open_reader(self) -> ClipReader:
+        """A reader on the sample's mp4, its audio windows read after a seek when the JSON
+        member says the track allows it (:func:`~mmssl.shard_format.audio_seekable`)."""
+        return ClipReader(self.media, seekable_audio=audio_seekable(self.meta))
+
 
 def read_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = True
                  ) -> Iterator[ShardSample]:
@@ -136,7 +141,7 @@ def open_samples(samples: Iterable[dict], skip: SkipCounter, need_video: bool = 
     """
     for sample in read_samples(samples, skip, need_video):
         try:
-            reader = ClipReader(sample.media)
+            reader = sample.open_reader()
         except MediaError as error:
             skip(error.reason, f"{sample.where}: {error}")
             continue

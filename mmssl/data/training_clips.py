@@ -120,7 +120,7 @@ class OpenSamples:
         """The sample's open mp4 (opened now if this is its first clip)."""
         state = self._state(plan)
         if state.reader is None:
-            state.reader = ClipReader(plan.sample.media)
+            state.reader = plan.sample.open_reader()
         return state.reader
 
     def token_ids(self, plan: ClipPlan) -> torch.Tensor:

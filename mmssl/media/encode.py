@@ -51,12 +51,19 @@ def write_mp4(
     sample_rate: int = 16000,
     audio_bitrate: int = 48000,
     pixel_format: str = RGB,
+    seekable_audio: bool = False,
 ) -> None:
     """Encode ``frames`` uint8 in ``pixel_format`` (RGB (T, H, W, 3) or yuv420p planes) and
     optional ``audio`` (C, N) float32 to MP4.
 
     ``frames`` may be None for an audio-only file, ``audio`` None for a file with no audio
     stream (both occur in real downloads). H and W must be even (yuv420p).
+
+    ``seekable_audio``: AAC without perceptual noise substitution (PNS), so that decoding
+    from one AAC frame before any point gives the track's exact samples from there on
+    (:meth:`mmssl.media.ClipReader.audio_window`). With PNS — FFmpeg's default, and what
+    real downloads have — noise-substituted bands are drawn from a generator that runs
+    through the whole track, so only a decode from the track's start is exact.
     """
     if frames is None and audio is None:
         raise ValueError("write_mp4 needs frames, audio or both")
@@ -65,7 +72,7 @@ def write_mp4(
         video_stream = (_add_video_stream(container, frames, encoding, pixel_format)
                         if frames is not None else None)
         audio_stream = (
-            _add_audio_stream(container, audio, sample_rate, audio_bitrate)
+            _add_audio_stream(container, audio, sample_rate, audio_bitrate, seekable_audio)
             if audio is not None
             else None
         )
@@ -81,10 +88,12 @@ def mp4_bytes(
     audio: np.ndarray | None = None,
     sample_rate: int = 16000,
     pixel_format: str = RGB,
+    seekable_audio: bool = False,
 ) -> bytes:
     """Same as :func:`write_mp4`, returning the file's bytes (for shard samples)."""
     buffer = io.BytesIO()
-    write_mp4(buffer, frames, encoding, audio, sample_rate, pixel_format=pixel_format)
+    write_mp4(buffer, frames, encoding, audio, sample_rate, pixel_format=pixel_format,
+              seekable_audio=seekable_audio)
     return buffer.getvalue()
 
 
@@ -118,7 +127,8 @@ def _add_video_stream(container, frames: np.ndarray, encoding: VideoEncoding,
     return stream
 
 
-def _add_audio_stream(container, audio: np.ndarray, sample_rate: int, bitrate: int):
+def _add_audio_stream(container, audio: np.ndarray, sample_rate: int, bitrate: int,
+                      seekable: bool):
     if audio.ndim != 2 or audio.shape[0] not in (1, 2):
         raise ValueError(f"audio must be (C, N) with C in (1, 2), got {audio.shape}")
     stream = container.add_stream("aac", rate=sample_rate)
@@ -126,7 +136,7 @@ def _add_audio_stream(container, audio: np.ndarray, sample_rate: int, bitrate: i
     stream.bit_rate = bitrate
     # The "fast" coder is ~40% quicker than the default two-loop search; for 16 kHz speech
     # and effects the difference in quality does not matter to a representation learner.
-    stream.options = {"aac_coder": "fast"}
+    stream.options = {"aac_coder": "fast", **({"aac_pns": "0"} if seekable else {})}
     return stream
 
 

@@ -1,8 +1,9 @@
 """Random access into a short constant-frame-rate clip, such as a shard sample.
 
 The file is opened once; each window of frames is read by seeking to the keyframe before it
-and decoding forward (shards use a short GOP, so that costs at most one GOP); the audio
-track is decoded from its start as far as the windows reach (see
+and decoding forward (shards use a short GOP, so that costs at most one GOP); each audio
+window by seeking to one AAC frame before it when the track was encoded for that
+(``seekable_audio``), else from the track's start as far as the windows reach (see
 :meth:`ClipReader.audio_window`). Converting to RGB reuses one swscale context, which is
 several times faster than a fresh conversion per frame, and gives planar RGB, which
 batches (channels first) take without a transpose.
@@ -17,19 +18,26 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from mmssl.media.audio import decode_audio, decode_audio_stream, is_mono_at
+from mmssl.media.audio import decode_audio, decode_audio_stream, is_mono_at, mono_samples
 from mmssl.media.decode import AUDIO_RATE
 from mmssl.media.probe import MediaError, MediaSource, open_media
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # a frame's R, G, B planes, (H, W) uint8
+AAC_FRAME = 1024  # samples per AAC-LC frame: the pre-roll a seeked audio window decodes
 
 
 class ClipReader:
-    """``with ClipReader(mp4) as r: r.frames(first, count, fps); r.audio()``."""
+    """``with ClipReader(mp4) as r: r.frames(first, count, fps); r.audio()``.
 
-    def __init__(self, source: MediaSource, audio_rate: int = AUDIO_RATE):
+    ``seekable_audio``: the audio track is AAC without perceptual noise substitution (shard
+    samples that say so, :func:`mmssl.shard_format.audio_seekable`), so an audio window
+    may be decoded after a seek."""
+
+    def __init__(self, source: MediaSource, audio_rate: int = AUDIO_RATE,
+                 seekable_audio: bool = False):
         self.source = source
         self.audio_rate = audio_rate
+        self.seekable_audio = seekable_audio
         self.container = open_media(source)
         self.video = self.container.streams.video[0] if self.container.streams.video else None
         if self.video is not None:
@@ -78,22 +86,72 @@ class ClipReader:
         """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded: that
         slice of the whole track, whatever this reader decoded before.
 
-        The track is decoded from its start, never after a seek, and only as far as the
-        windows asked so far reach (:class:`_TrackPrefix`). After a seek, AAC decoding is
-        not the track's: frames overlap, so the first frame after a seek comes out silent
-        (decoder flushed) or mixed with sound from elsewhere (not flushed, up to 0.07 off),
-        and noise-substituted bands are drawn from a generator a seek does not put back
-        in step (:class:`mmssl.media.audio.AudioTrack` explains; no pre-roll helps).
+        AAC frames overlap: the first frame decoded after a seek comes out silent (decoder
+        flushed) or mixed with sound from elsewhere (not flushed, up to 0.07 off). Decoding
+        one whole frame before the window first puts the overlap back, and that is all
+        the state an AAC-LC decoder carries — unless the track uses perceptual noise
+        substitution, whose bands are drawn from a generator that runs through the whole
+        track and that a seek does not put back in step (:class:`mmssl.media.audio.
+        AudioTrack` explains). So a ``seekable_audio`` track (PNS-free) is read by a seek
+        to one frame before the window (:meth:`_seeked`); any other is decoded from its
+        start, never after a seek, and only as far as the windows asked so far reach
+        (:class:`_TrackPrefix`).
         """
         out = np.zeros(count, np.float32)
         if not self.has_audio:
             return out
         first = max(int(round(start * self.audio_rate)), 0)
-        prefix = self._track_prefix()
-        track = self.audio() if prefix is None else prefix.samples(first + count)
-        piece = track[first : first + count]
+        piece = self._seeked(first, count) if self._direct_seek else None
+        if piece is None:
+            prefix = self._track_prefix()
+            track = self.audio() if prefix is None else prefix.samples(first + count)
+            piece = track[first : first + count]
         out[: len(piece)] = piece
         return out
+
+    @property
+    def _direct_seek(self) -> bool:
+        """Whether audio windows are read after a seek: a PNS-free track, already mono at
+        ``audio_rate``."""
+        return self.seekable_audio and is_mono_at(self.container.streams.audio[0],
+                                                  self.audio_rate, self.source)
+
+    def _seeked(self, first: int, count: int) -> np.ndarray | None:
+        """Samples ``first .. first + count - 1`` of the track (fewer at its end), decoded
+        from a seek to the frame holding sample ``first − AAC_FRAME``, so at least one whole
+        frame precedes the one holding ``first``; None when the frames do not line up
+        from there (timestamps missing or not contiguous: read from the start instead)."""
+        stream = self.container.streams.audio[0]
+        origin = stream.start_time or 0
+        # Samples per timestamp tick = up / down, in integers (Fractions cost more than
+        # the decoding of a frame).
+        up, down = stream.time_base.numerator * self.audio_rate, stream.time_base.denominator
+        # Unclamped: before sample 0 lies the encoder's priming frame (pts −1024 in MP4),
+        # which is the pre-roll of the first frame.
+        target = first - AAC_FRAME
+        try:
+            self.container.seek(origin + target * down // up, stream=stream, backward=True)
+        except av.FFmpegError:
+            return None
+        pieces, begin, end = [], None, None
+        try:
+            for frame in self.container.decode(stream):
+                if frame.pts is None:
+                    return None
+                at = (2 * (frame.pts - origin) * up + down) // (2 * down)  # rounded
+                if end is not None and at != end:
+                    return None
+                begin = at if begin is None else begin
+                pieces.append(mono_samples(frame))
+                end = at + frame.samples
+                if end >= first + count:
+                    break
+        except av.FFmpegError as error:
+            raise MediaError("decode_error", self.source, str(error)) from error
+        # Before the start, the seek lands on the first packet: a decode from the start.
+        if begin is None or begin > max(target, 0):
+            return None
+        return np.concatenate(pieces)[first - begin : first - begin + count]
 
     @property
     def _reopenable(self) -> bool:
@@ -191,7 +249,7 @@ class _TrackPrefix:
                 if frame is None:
                     self.frames = None
                     break
-                self.chunks.append(frame.to_ndarray().reshape(-1).copy())
+                self.chunks.append(mono_samples(frame))
                 self.length += len(self.chunks[-1])
         except av.FFmpegError as error:
             raise MediaError("decode_error", self.source, str(error)) from error

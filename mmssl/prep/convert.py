@@ -179,11 +179,12 @@ def _sample(task: VideoTask, spec: SegmentSpec, clip: Clip, encoding: VideoEncod
         "start": round(clip.start, 3), "end": round(clip.end, 3), "fps": config.fps,
         "num_frames": int(num_frames), "width": int(width), "height": int(height),
         "has_video": has_video, "has_audio": audio is not None, "audio_rate": AUDIO_RATE,
-        "texts": texts, "labels": spec.labels,
+        "audio_seekable": audio is not None, "texts": texts, "labels": spec.labels,
     }
     return {
         "__key__": sample_key(task.video_id, clip.start),
-        MEDIA_KEY: mp4_bytes(clip.frames, encoding, audio, AUDIO_RATE, clip.pixel_format),
+        MEDIA_KEY: mp4_bytes(clip.frames, encoding, audio, AUDIO_RATE, clip.pixel_format,
+                             seekable_audio=True),
         META_KEY: encode_meta(meta),
     }
 
