@@ -130,6 +130,18 @@ class ClipCutter:
         except ValueError as error:
             raise MediaError("frame_size_mismatch", sample.where, str(error)) from error
 
+    def audio_windows(self, sample: OpenSample, starts: list[float]) -> torch.Tensor:
+        """(W, samples): :meth:`audio` at each of ``starts``, the track decoded once over
+        all of them when they lie close together (an evaluation segment's windows)."""
+        count = self.audio_samples(sample.fps)
+        firsts = [max(int(round(start * AUDIO_RATE)), 0) for start in starts]
+        span = max(firsts) + count - min(firsts)
+        if not sample.has_audio or span > 2 * count * len(starts):
+            return torch.stack([self.audio(sample, start)[0] for start in starts])
+        stretch = sample.reader.audio_window(min(firsts) / AUDIO_RATE, span)
+        return torch.stack([torch.from_numpy(stretch[first - min(firsts):][:count])
+                            for first in firsts])
+
     def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
         """The clip's waveform (samples,) float32 mono at 16 kHz, and whether the sample
         has audio (zeros, silence, when it has none)."""

@@ -46,7 +46,7 @@ def segment_windows(cutter: ClipCutter, sample: OpenSample, modality: str, windo
                            windows, margin)
     if modality == "video":
         return cutter.video_windows(sample, starts)
-    return torch.stack([cutter.audio(sample, start)[0] for start in starts])
+    return cutter.audio_windows(sample, starts)
 
 
 class SegmentWindows(torch.utils.data.IterableDataset):

@@ -1,6 +1,6 @@
 """Cutting clips out of a shard sample: frames copied straight into their place in a batch
 equal the frames cut the plain way, one pass over a segment's windows equals a seek per
-window, and audio is the waveform."""
+window (frames and sound), and audio is the waveform."""
 
 import numpy as np
 import pytest
@@ -17,9 +17,9 @@ FPS = 8.0
 def sample():
     frames = np.random.default_rng(0).integers(0, 255, (40, 60, 80, 3), dtype=np.uint8)
     audio = np.random.default_rng(1).standard_normal((1, 80000)).astype(np.float32) * 0.1
-    media = mp4_bytes(frames, VideoEncoding(fps=FPS), audio)
+    media = mp4_bytes(frames, VideoEncoding(fps=FPS), audio, seekable_audio=True)
     meta = {"fps": FPS, "num_frames": 40, "width": 80, "height": 60, "has_audio": True}
-    with ClipReader(media) as reader:
+    with ClipReader(media, seekable_audio=True) as reader:
         yield OpenSample(reader, meta, "test")
 
 
@@ -61,3 +61,13 @@ def test_audio_is_the_clips_waveform_or_silence(sample):
     silent = OpenSample(sample.reader, {**sample.meta, "has_audio": False}, "test")
     waveform, has_audio = cutter.audio(silent, 1.0)
     assert not has_audio and not waveform.any() and waveform.shape == (16000,)
+
+
+@pytest.mark.parametrize("starts", [[0.0, 0.6, 1.9, 3.4, 4.5],  # one stretch of track
+                                    [0.0, 4.9]])  # far apart: a window each
+def test_one_pass_over_a_segments_sound_equals_a_window_each(sample, starts):
+    cutter = ClipCutter(8, (48, 48))
+    windows = cutter.audio_windows(sample, starts)
+    assert windows.shape == (len(starts), 16000)
+    for row, start in enumerate(starts):
+        assert torch.equal(windows[row], cutter.audio(sample, start)[0]), start

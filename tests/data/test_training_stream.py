@@ -236,9 +236,9 @@ def test_each_sample_is_opened_and_tokenised_once_for_all_its_clips(tiny_shards,
     opened, tokenised = [], []
     real_init, real_call = ClipReader.__init__, WordTokenizer.__call__
 
-    def counting_init(self, source, *args):
+    def counting_init(self, source, *args, **kwargs):
         opened.append(source)
-        real_init(self, source, *args)
+        real_init(self, source, *args, **kwargs)
 
     def counting_call(self, texts, max_words):
         tokenised.append(tuple(texts))
