@@ -14,19 +14,64 @@ either (as ``default_collate`` does for the tensors it stacks).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+import sys
 
 import torch
 
 
 def batch_tensor(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """An uninitialised tensor for a batch field; in shared memory inside a DataLoader
-    worker (the way ``torch.utils.data.default_collate`` allocates what it stacks there)."""
+    worker (the way ``torch.utils.data.default_collate`` allocates what it stacks there).
+    Either way its memory is advised to the kernel as huge pages (:func:`advise_huge_pages`)."""
     if torch.utils.data.get_worker_info() is None:
-        return torch.empty(shape, dtype=dtype)
-    empty = torch.empty(0, dtype=dtype)
-    storage = empty._typed_storage()._new_shared(math.prod(shape), device=empty.device)
-    return empty.new(storage).view(shape)
+        tensor = torch.empty(shape, dtype=dtype)
+    else:
+        empty = torch.empty(0, dtype=dtype)
+        storage = empty._typed_storage()._new_shared(math.prod(shape), device=empty.device)
+        tensor = empty.new(storage).view(shape)
+    advise_huge_pages(tensor)
+    return tensor
+
+
+HUGE_PAGE = 2 << 20  # bytes (x86-64 and arm64 with 4 KiB pages)
+_MADV_HUGEPAGE = 14  # <sys/mman.h> on Linux
+
+
+def advise_huge_pages(tensor: torch.Tensor) -> bool:
+    """``madvise(MADV_HUGEPAGE)`` over the whole 2 MiB pages inside ``tensor``'s memory;
+    whether the kernel took the advice (False off Linux, for small tensors, or where
+    transparent huge pages are off).
+
+    A batch is fresh memory, and every 4 KiB page of it is faulted in and zeroed by the
+    kernel on its first write: at 32 clips × 32 × 224² that is 37,632 faults per batch,
+    which cost 3.5× the copying of the pixels themselves on the machine of
+    ``benchmarks/README.md`` (0.10 s against 0.03 s per batch with this advice). Shared
+    memory takes the advice only where ``/sys/kernel/mm/transparent_hugepage/shmem_enabled``
+    allows it (``advise`` or ``always``).
+    """
+    start = tensor.data_ptr()
+    end = start + tensor.numel() * tensor.element_size()
+    first, last = -(-start // HUGE_PAGE) * HUGE_PAGE, end // HUGE_PAGE * HUGE_PAGE
+    madvise = _libc_madvise()
+    if madvise is None or last <= first:
+        return False
+    return madvise(first, last - first, _MADV_HUGEPAGE) == 0
+
+
+@functools.cache
+def _libc_madvise():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
 
 
 class BatchBuffers:
