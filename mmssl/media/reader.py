@@ -182,15 +182,17 @@ class ClipReader:
 
     def _decode_from(self, first: int, count: int, fps: float) -> Iterator[Planes]:
         stream = self.video
-        target = first / fps
         offset = stream.start_time or 0
-        self.container.seek(offset + int(target / stream.time_base), stream=stream,
+        self.container.seek(offset + int(first / fps / stream.time_base), stream=stream,
                             backward=True)
+        # A frame's index round(pts · time_base · fps), the product taken once as a float
+        # (frame.time is a Fraction product per frame); frames sit on exact multiples.
+        frames_per_tick = float(stream.time_base) * fps
         given, last = 0, None
         try:
             for frame in self.container.decode(stream):
                 last = frame
-                if round(float(frame.time or 0.0) * fps) < first:
+                if round((frame.pts or 0) * frames_per_tick) < first:
                     continue
                 yield self._planes(frame)
                 given += 1
@@ -208,10 +210,11 @@ class ClipReader:
         """Planar RGB through swscale (``gbrp``: the same values as ``rgb24``, cheaper to
         convert, and no transpose to channels first)."""
         image = self._reformatter.reformat(frame, format="gbrp", threads=1)
-        green, blue, red = (np.frombuffer(plane, np.uint8)
-                            .reshape(plane.height, plane.line_size)[:, : plane.width]
-                            for plane in image.planes)
-        return red, green, blue
+        green, blue, red = image.planes
+        # All three planes share one geometry: read it from one of them.
+        height, line, width = green.height, green.line_size, green.width
+        return tuple(np.frombuffer(plane, np.uint8).reshape(height, line)[:, :width]
+                     for plane in (red, green, blue))
 
 
 def decode_all(source: MediaSource, audio_rate: int = AUDIO_RATE
