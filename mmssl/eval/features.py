@@ -31,6 +31,7 @@ to float rounding in the batched kernels. Sentences are encoded in batches too.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -215,7 +216,8 @@ class FeatureExtractor:
         dataset = SegmentWindows(shards, self.cutter, self.windows, clips, keep,
                                  need_video="video" in wanted, margin=self.window_margin)
         with self._threads_beside_workers():
-            items = segment_loader(dataset, self.workers)
+            items = segment_loader(dataset, self.workers,
+                                   math.ceil(self.batch_size / self.windows))
             for item in tqdm(items, desc="eval: embed", unit="sample", disable=not progress):
                 skipped[item["skipped"]["worker"]] = item["skipped"]["counts"]
                 if "key" not in item:  # skipped or filtered out

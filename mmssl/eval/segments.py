@@ -20,6 +20,7 @@ import torch
 from mmssl.data.candidates import window_starts
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import SkipCounter, open_samples, raw_samples, shard_paths
+from mmssl.data.worker_loader import worker_loader
 from mmssl.media import MediaError
 from mmssl.shard_format import clip_key
 
@@ -89,8 +90,14 @@ class SegmentWindows(torch.utils.data.IterableDataset):
         return {}
 
 
-def segment_loader(dataset: SegmentWindows, workers: int):
-    """``dataset``'s items through ``workers`` DataLoader workers (0: in this process)."""
+def segment_loader(dataset: SegmentWindows, workers: int, per_batch: int = 1):
+    """``dataset``'s items through ``workers`` DataLoader workers (0: in this process).
+
+    ``per_batch``: segments one forward pass takes (⌈batch_size / W⌉). The workers may
+    decode that many plus one ahead of the model: with DataLoader's default of two items
+    per worker, a batch of 64 clips (6.4 segments of 10 windows) left the model waiting
+    for 4 segments' decoding before every pass (evaluation 1.27× its forward against
+    1.14× at one segment per pass, ``benchmarks/eval_cost.py``)."""
     if workers == 0:
         return iter(dataset)
-    return iter(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers))
+    return iter(worker_loader(dataset, workers, ahead=per_batch + 1))

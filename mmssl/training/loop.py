@@ -26,6 +26,7 @@ from mmssl.data.candidates import candidate_rule
 from mmssl.data.threads import torch_threads
 from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
 from mmssl.data.training_stream import TrainingStream
+from mmssl.data.worker_loader import worker_loader
 from mmssl.methods import build_method
 from mmssl.methods.towers import load_pretrained
 from mmssl.training.accumulate import accumulated_step
@@ -107,9 +108,8 @@ class Run:
                                 accelerator.process_index, accelerator.num_processes,
                                 start_batch=start_batch)
         # Pinned host memory lets each batch's copy to the GPU overlap the step.
-        loader = torch.utils.data.DataLoader(stream, batch_size=None,
-                                             num_workers=config.data.num_workers,
-                                             pin_memory=accelerator.device.type == "cuda")
+        loader = worker_loader(stream, config.data.num_workers,
+                               pin_memory=accelerator.device.type == "cuda")
         return iter(loader)
 
     def restore(self, directory: Path, training: dict) -> None:
