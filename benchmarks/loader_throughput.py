@@ -25,6 +25,11 @@ Paths, each on one process with one torch thread, as in a DataLoader worker
   the clip's audio decoded from a seek to just before it. Nothing else: no crop, no
   tokens, no batch.
 
+- ``worker``: the stream as training reads it, in one DataLoader worker
+  (:func:`mmssl.data.worker_loader.worker_loader`): each batch allocated in shared memory
+  and handed over; this process only takes the batches. Its ratio to ``bare`` is what one
+  worker core delivers (``docs/scaling.md``'s r).
+
 Each figure is clips per wall second and per CPU second of the process (the second is
 steadier on a shared machine: it counts this process's work only); stream and bare
 alternate ``--rounds`` times; the rates printed are medians, the ratios the median of each
@@ -58,6 +63,7 @@ from mmssl.config import DataConfig, PrepConfig, SynthConfig
 from mmssl.data.shards import shard_paths
 from mmssl.data.tokenizer import WordTokenizer
 from mmssl.data.training_stream import TrainingStream
+from mmssl.data.worker_loader import worker_loader
 from mmssl.prep.howto100m import prepare
 from mmssl.shard_format import AUDIO_RATE, MEDIA_KEY, META_KEY, decode_meta
 from mmssl.synth.generate import generate_world
@@ -122,6 +128,20 @@ def stream_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int
     for batch in itertools.islice(batches, count):
         assert batch["video"].shape[2] == config.clip_frames
     return rate.of(count * config.batch_size)
+
+
+def worker_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int) -> float:
+    """Clips per wall second of ``TrainingStream`` in one DataLoader worker (as training
+    reads it, :func:`mmssl.data.worker_loader.worker_loader`): batches built in shared
+    memory and handed to this process, which only takes them (two warm-up batches)."""
+    batches = iter(worker_loader(TrainingStream(config, tokenizer, seed=0), workers=1))
+    for _ in range(2):
+        next(batches)
+    count = max(1, clips // config.batch_size)
+    rate = Rate()
+    for batch in itertools.islice(batches, count):
+        assert batch["video"].shape[2] == config.clip_frames
+    return rate.of(count * config.batch_size)[0]
 
 
 def bare_frames(container, reformatter: VideoReformatter, first: int, count: int,
@@ -202,19 +222,23 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = []
     print(f"{'config':<10}{'stream clips/s':>16}{'bare clips/s':>14}{'ratio':>8}"
-          f"{'stream /CPU s':>15}{'bare /CPU s':>13}{'CPU ratio':>11}")
+          f"{'stream /CPU s':>15}{'bare /CPU s':>13}{'CPU ratio':>11}"
+          f"{'worker clips/s':>16}{'worker ratio':>14}")
     with tempfile.TemporaryDirectory(prefix="mmssl-loader-bench-") as tmp:
         tokenizer, configs = bench_configs(Path(tmp), args.videos, args.configs)
         for name, side, config in configs:
             runs = []
             for _ in range(args.rounds):
                 runs.append((*stream_rate(config, tokenizer, args.clips),
-                             *bare_rate(config, args.clips)))
-            stream, stream_cpu, bare, bare_cpu = np.median(np.array(runs), axis=0).tolist()
+                             *bare_rate(config, args.clips),
+                             worker_rate(config, tokenizer, args.clips)))
+            stream, stream_cpu, bare, bare_cpu, worker = np.median(np.array(runs),
+                                                                   axis=0).tolist()
             # Each round's stream and bare ran one after the other: their ratio is paired,
             # steadier than a ratio of medians when the machine's speed drifts.
             paired = float(np.median([run[0] / run[2] for run in runs]))
             paired_cpu = float(np.median([run[1] / run[3] for run in runs]))
+            paired_worker = float(np.median([run[4] / run[2] for run in runs]))
             rows.append({"config": name, "clip_frames": config.clip_frames, "short_side": side,
                          "crop_size": list(config.crop_size), "batch_size": BATCH,
                          "stream_clips_per_s": round(stream, 1),
@@ -223,9 +247,12 @@ def main() -> None:
                          "stream_clips_per_cpu_s": round(stream_cpu, 1),
                          "bare_clips_per_cpu_s": round(bare_cpu, 1),
                          "cpu_ratio": round(paired_cpu, 2),
+                         "worker_clips_per_s": round(worker, 1),
+                         "worker_ratio": round(paired_worker, 2),
                          "rounds": [[round(value, 1) for value in run] for run in runs]})
             print(f"{name:<10}{stream:>16.1f}{bare:>14.1f}{paired:>8.2f}"
-                  f"{stream_cpu:>15.1f}{bare_cpu:>13.1f}{paired_cpu:>11.2f}", flush=True)
+                  f"{stream_cpu:>15.1f}{bare_cpu:>13.1f}{paired_cpu:>11.2f}"
+                  f"{worker:>16.1f}{paired_worker:>14.2f}", flush=True)
     record = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
                           "av": av.__version__}, "clips": args.clips, "audio_rate": AUDIO_RATE,
               "rows": rows}

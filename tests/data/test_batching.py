@@ -25,8 +25,10 @@ def anon_huge_kib(address: int) -> int:
 @pytest.mark.skipif(not THP.is_file() or "[never]" in THP.read_text(),
                     reason="transparent huge pages are off (or this is not Linux)")
 def test_a_batch_filled_in_place_sits_on_huge_pages():
-    buffers = BatchBuffers(8, {"video": ((3, 16, 112, 112), torch.uint8)})
-    video = buffers.tensors["video"]  # 4.8 MiB: two whole 2 MiB pages at least
+    # 38.5 MB: above glibc's largest mmap threshold (32 MiB), so fresh pages from the
+    # kernel whatever this process freed before (smaller blocks may be reused heap).
+    buffers = BatchBuffers(8, {"video": ((3, 32, 224, 224), torch.uint8)})
+    video = buffers.tensors["video"]
     video.fill_(1)
     assert anon_huge_kib(video.data_ptr() + video.numel() // 2) >= 2048
     plain = torch.empty(video.shape, dtype=torch.uint8)  # as before: not advised
