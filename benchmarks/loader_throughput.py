@@ -26,9 +26,12 @@ Paths, each on one process with one torch thread, as in a DataLoader worker
   tokens, no batch.
 
 - ``worker``: the stream as training reads it, in one DataLoader worker
-  (:func:`mmssl.data.worker_loader.worker_loader`): each batch allocated in shared memory
-  and handed over; this process only takes the batches. Its ratio to ``bare`` is what one
-  worker core delivers (``docs/scaling.md``'s r).
+  (:func:`mmssl.data.worker_loader.worker_loader`): batches in shared memory, handed over;
+  this process only takes each batch and hands it back (``TrainingStream.release``, as the
+  training loop does after its step), so the worker refills buffers already faulted in.
+  Its ratio to ``bare`` is what one worker core delivers (``docs/scaling.md``'s r).
+  ``kept``: the same without the hand-back (a consumer that keeps its batches), every batch
+  in fresh shared memory.
 
 Each figure is clips per wall second and per CPU second of the process (the second is
 steadier on a shared machine: it counts this process's work only); stream and bare
@@ -130,17 +133,22 @@ def stream_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int
     return rate.of(count * config.batch_size)
 
 
-def worker_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int) -> float:
+def worker_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int,
+                release: bool = True) -> float:
     """Clips per wall second of ``TrainingStream`` in one DataLoader worker (as training
     reads it, :func:`mmssl.data.worker_loader.worker_loader`): batches built in shared
-    memory and handed to this process, which only takes them (two warm-up batches)."""
-    batches = iter(worker_loader(TrainingStream(config, tokenizer, seed=0), workers=1))
+    memory and handed to this process, which only takes them (two warm-up batches) and,
+    with ``release``, hands each back at once as the training loop does after its step."""
+    stream = TrainingStream(config, tokenizer, seed=0)
+    batches = iter(worker_loader(stream, workers=1))
     for _ in range(2):
         next(batches)
     count = max(1, clips // config.batch_size)
     rate = Rate()
     for batch in itertools.islice(batches, count):
         assert batch["video"].shape[2] == config.clip_frames
+        if release:
+            stream.release(batch)
     return rate.of(count * config.batch_size)[0]
 
 
@@ -223,7 +231,7 @@ def main() -> None:
     rows = []
     print(f"{'config':<10}{'stream clips/s':>16}{'bare clips/s':>14}{'ratio':>8}"
           f"{'stream /CPU s':>15}{'bare /CPU s':>13}{'CPU ratio':>11}"
-          f"{'worker clips/s':>16}{'worker ratio':>14}")
+          f"{'worker clips/s':>16}{'worker ratio':>14}{'kept clips/s':>13}{'kept ratio':>12}")
     with tempfile.TemporaryDirectory(prefix="mmssl-loader-bench-") as tmp:
         tokenizer, configs = bench_configs(Path(tmp), args.videos, args.configs)
         for name, side, config in configs:
@@ -231,14 +239,16 @@ def main() -> None:
             for _ in range(args.rounds):
                 runs.append((*stream_rate(config, tokenizer, args.clips),
                              *bare_rate(config, args.clips),
-                             worker_rate(config, tokenizer, args.clips)))
-            stream, stream_cpu, bare, bare_cpu, worker = np.median(np.array(runs),
-                                                                   axis=0).tolist()
+                             worker_rate(config, tokenizer, args.clips),
+                             worker_rate(config, tokenizer, args.clips, release=False)))
+            stream, stream_cpu, bare, bare_cpu, worker, kept = np.median(
+                np.array(runs), axis=0).tolist()
             # Each round's stream and bare ran one after the other: their ratio is paired,
             # steadier than a ratio of medians when the machine's speed drifts.
             paired = float(np.median([run[0] / run[2] for run in runs]))
             paired_cpu = float(np.median([run[1] / run[3] for run in runs]))
             paired_worker = float(np.median([run[4] / run[2] for run in runs]))
+            paired_kept = float(np.median([run[5] / run[2] for run in runs]))
             rows.append({"config": name, "clip_frames": config.clip_frames, "short_side": side,
                          "crop_size": list(config.crop_size), "batch_size": BATCH,
                          "stream_clips_per_s": round(stream, 1),
@@ -249,10 +259,13 @@ def main() -> None:
                          "cpu_ratio": round(paired_cpu, 2),
                          "worker_clips_per_s": round(worker, 1),
                          "worker_ratio": round(paired_worker, 2),
+                         "worker_kept_clips_per_s": round(kept, 1),
+                         "worker_kept_ratio": round(paired_kept, 2),
                          "rounds": [[round(value, 1) for value in run] for run in runs]})
             print(f"{name:<10}{stream:>16.1f}{bare:>14.1f}{paired:>8.2f}"
                   f"{stream_cpu:>15.1f}{bare_cpu:>13.1f}{paired_cpu:>11.2f}"
-                  f"{worker:>16.1f}{paired_worker:>14.2f}", flush=True)
+                  f"{worker:>16.1f}{paired_worker:>14.2f}{kept:>13.1f}{paired_kept:>12.2f}",
+                  flush=True)
     record = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
                           "av": av.__version__}, "clips": args.clips, "audio_rate": AUDIO_RATE,
               "rows": rows}

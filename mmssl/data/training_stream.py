@@ -12,7 +12,9 @@ the seed, the rank and the worker alone. Resuming at a data position replays tha
 stream without decoding (:mod:`mmssl.data.training_clips`) and decodes from there on.
 
 The batch contract is that of :mod:`mmssl.data.batching`, plus ``skipped``: the worker's
-running count of samples and clips skipped for bad data, by reason.
+running count of samples and clips skipped for bad data, by reason; and ``recycle``: the tag
+by which a consumer done with the batch hands its buffers back, None for buffers that are
+not kept (:meth:`TrainingStream.release`, :mod:`mmssl.data.recycling`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import torch
 import webdataset as wds
 
 from mmssl.config import DataConfig
-from mmssl.data.batching import BatchBuffers, collate
+from mmssl.data.batching import collate
 from mmssl.data.labelled_clips import LabelledClips
+from mmssl.data.recycling import RECYCLE_KEY, BufferPool
 from mmssl.data.shard_mix import mix_sources, resampled_urls
 from mmssl.data.shard_split import check_readers, reader_shards
 from mmssl.data.shards import SkipCounter, raw_samples, read_samples
@@ -77,6 +80,8 @@ class TrainingStream(torch.utils.data.IterableDataset):
         self.need_video = not config.label_key or config.label_modality == "video"
         self.skip = SkipCounter()
         self.first_epoch = 0
+        # Made here, before DataLoader workers start, so that they share its table.
+        self.buffers = BufferPool(config.num_workers)
 
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
@@ -85,6 +90,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
         # start_batch batches it is worker (start_batch mod workers)'s turn: DataLoader
         # worker i plays the part of worker (i + start_batch) mod workers of the first run.
         worker = ((info.id if info else 0) + self.start_batch) % workers
+        self.buffers.start(info.id if info else 0)
         rng = random.Random(hash((self.seed, self.first_epoch, self.rank, worker)))
         plans = wds.shuffle(self.config.shuffle_buffer, rng=rng)(self._plans(rng, worker, workers))
         self.replay(plans, batches_before(self.start_batch, worker, workers)
@@ -99,6 +105,11 @@ class TrainingStream(torch.utils.data.IterableDataset):
         finally:  # no mp4 stays open in a process that may fork loader workers later
             self.clips.close()
 
+    def release(self, batch: dict) -> None:
+        """The consumer is done with ``batch``: its video buffers may be written again
+        (:mod:`mmssl.data.recycling`). Never call it for a batch still in use."""
+        self.buffers.release(batch)
+
     def replay(self, plans: Iterator[ClipPlan], count: int) -> None:
         """Take the next ``count`` plans, already trained on, without decoding them."""
         for plan in itertools.islice(plans, count):
@@ -107,7 +118,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
     def _batch(self, plans: Iterator[ClipPlan]) -> dict:
         """The next ``batch_size`` clips that decode, each decoded into its row."""
         size = self.config.batch_size
-        rows = BatchBuffers(size, self.clips.video_fields())
+        rows, tag = self.buffers.take(size, self.clips.video_fields())
         clips, failed = [], 0
         for plan in plans:
             try:
@@ -122,7 +133,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
                 continue
             failed = 0
             if len(clips) == size:
-                return collate(clips, rows)
+                return {**collate(clips, rows), RECYCLE_KEY: tag}
         raise AssertionError("the plan stream is endless")
 
     def _plans(self, rng: random.Random, worker: int, workers: int) -> Iterator[ClipPlan]:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from mmssl.checkpoint import save_checkpoint
 from mmssl.config import TrainConfig, save_config
 from mmssl.data.candidates import candidate_rule
+from mmssl.data.recycling import RECYCLE_KEY
 from mmssl.data.threads import torch_threads
 from mmssl.data.tokenizer import WordTokenizer, build_tokenizer, load_tokenizer
 from mmssl.data.training_stream import TrainingStream
@@ -93,6 +94,9 @@ class Run:
         # running the warm-up and decay num_processes times too fast. Steps are global.
         self.schedule = build_schedule(optimizer, config.optim)
         self.method, self.optimizer = self.accelerator.prepare(method, optimizer)
+        # How the loop hands a batch's buffers back to the loader once stepped on
+        # (batches() sets it; batches given ready-made are kept by their owner).
+        self.release = _keep
         self.step = 0
 
     @property
@@ -107,6 +111,7 @@ class Run:
         stream = TrainingStream(data, self.tokenizer, config.seed,
                                 accelerator.process_index, accelerator.num_processes,
                                 start_batch=start_batch)
+        self.release = stream.release
         # Pinned host memory lets each batch's copy to the GPU overlap the step.
         loader = worker_loader(stream, config.data.num_workers,
                                pin_memory=accelerator.device.type == "cuda")
@@ -197,8 +202,10 @@ def _loop(run: Run, batches) -> None:
         for batch in micro:
             if "skipped" in batch:
                 skipped[batch["skipped"]["worker"]] = batch["skipped"]["counts"]
-        micro = [_to_device(batch, accelerator.device) for batch in micro]
+        fetched_batches, micro = micro, [_to_device(batch, accelerator.device) for batch in micro]
         out, grad_norm = _optimizer_step(run, micro)
+        for batch in fetched_batches:  # done with: their buffers may be filled again
+            run.release(batch)
         run.step += 1
         interval.samples += sum(map(_clips, micro)) * accelerator.num_processes
         bar.update(1)
@@ -270,6 +277,10 @@ def _clips(batch: dict) -> int:
     return len(next(value for value in batch.values() if torch.is_tensor(value)))
 
 
+def _keep(batch: dict) -> None:
+    """Batches that did not come from this run's loader are not handed back."""
+
+
 def _to_device(batch: dict, device) -> dict:
     return {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value
-            for key, value in batch.items() if key != "skipped"}
+            for key, value in batch.items() if key not in ("skipped", RECYCLE_KEY)}
