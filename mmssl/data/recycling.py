@@ -11,7 +11,8 @@ calls after each optimiser step) lets the batch's reader fill the same buffers a
 already faulted in.
 
 A batch that is not released is never written again: a consumer that keeps batches, or
-knows nothing of this, gets fresh buffers for every batch, as before. The hand-back goes
+knows nothing of this, gets fresh buffers for every batch, as before (and once ``SLOTS``
+batches are out with none handed back, its reader stops keeping buffers at all). The hand-back goes
 through a table in shared memory made before the workers start: reader r hands slot s out
 with generation g (the batch's ``"recycle"`` entry is ``(r, s, g)``), the consumer writes g
 to ``returned[r, s]`` when done, and the reader reuses slot s only while ``returned[r, s]``
@@ -40,11 +41,12 @@ class BufferPool:
         self.returned.share_memory_()
         self.slots: list[list] = []  # this process's [buffers, generation] per slot
         self.reader: int | None = None
+        self.refilled = False  # whether this reader has refilled a handed-back slot yet
 
     def start(self, reader: int) -> None:
         """Reader ``reader`` (re)starts: its buffers from before are not reused. A reader
         beyond the table (more workers than the config said) takes fresh buffers always."""
-        self.slots = []
+        self.slots, self.refilled = [], False
         self.reader = reader if reader < len(self.returned) else None
 
     def take(self, size: int, shapes: dict) -> tuple[BatchBuffers, tuple[int, int, int] | None]:
@@ -55,9 +57,14 @@ class BufferPool:
         for index, slot in enumerate(self.slots):
             if int(self.returned[self.reader, index]) == slot[1]:
                 slot[1] += 1
+                self.refilled = True
                 return slot[0], (self.reader, index, slot[1])
+        if len(self.slots) == SLOTS and not self.refilled:
+            # SLOTS batches out and none handed back: a consumer that keeps its batches.
+            # Stop keeping buffers for it, which would only hold memory it has let go.
+            self.slots, self.reader = [], None
         buffers = BatchBuffers(size, shapes)
-        if len(self.slots) == SLOTS:
+        if self.reader is None or len(self.slots) == SLOTS:
             return buffers, None
         self.slots.append([buffers, time.monotonic_ns()])
         return buffers, (self.reader, len(self.slots) - 1, self.slots[-1][1])

@@ -55,11 +55,21 @@ def test_a_release_from_an_earlier_pass_is_ignored():
     assert pool.take(2, SHAPES)[0] is not fresh  # not released: a new buffer
 
 
-def test_slots_are_bounded_and_readers_beyond_the_table_take_fresh_buffers():
+def test_slots_are_bounded_and_a_consumer_that_keeps_batches_stops_the_keeping():
     pool = BufferPool(readers=1)
     pool.start(0)
-    tags = [pool.take(2, SHAPES)[1] for _ in range(SLOTS + 2)]
-    assert len(pool.slots) == SLOTS and tags[-1] is None
+    first, tag = pool.take(2, SHAPES)
+    pool.release({RECYCLE_KEY: tag})
+    tags = [pool.take(2, SHAPES)[1] for _ in range(SLOTS + 2)]  # one refill, then none
+    assert len(pool.slots) == SLOTS and tags[-1] is None and pool.reader == 0
+    keeper = BufferPool(readers=1)
+    keeper.start(0)
+    tags = [keeper.take(2, SHAPES)[1] for _ in range(SLOTS + 1)]  # never handed back
+    assert tags[SLOTS - 1] is not None and tags[SLOTS] is None and not keeper.slots
+
+
+def test_readers_beyond_the_table_take_fresh_buffers():
+    pool = BufferPool(readers=1)
     pool.start(3)  # more workers than the config said
     buffers, tag = pool.take(2, SHAPES)
     assert tag is None and not pool.slots
