@@ -13,7 +13,9 @@ Shards come from a small synthetic HowTo100M world (128×96, 16 fps sources) con
 Paths, each on one process with one torch thread, as in a DataLoader worker
 (``TrainingStream`` iterated in the main process):
 
-- ``stream``: ``mmssl.data.training_stream.TrainingStream`` — tar reading, shuffle buffers
+- ``stream``: ``mmssl.data.training_stream.TrainingStream``, each batch handed back once
+  taken (``TrainingStream.release``, as the training loop does after its step) — tar
+  reading, shuffle buffers
   of samples and clip plans, an MP4 open per sample, seek + decode + RGB of the clip's
   frames and the crop copied into the batch's row, the audio window (a seek to one AAC
   frame before it: shard audio is encoded for that), the candidates' token ids, collating
@@ -123,13 +125,15 @@ class Rate:
 def stream_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int
                 ) -> tuple[float, float]:
     """Clips per second (wall, CPU) from ``TrainingStream`` (one warm-up batch not
-    counted)."""
-    batches = iter(TrainingStream(config, tokenizer, seed=0))
+    counted), each batch handed back once taken, as the training loop does after its step."""
+    stream = TrainingStream(config, tokenizer, seed=0)
+    batches = iter(stream)
     next(batches)
     count = max(1, clips // config.batch_size)
     rate = Rate()
     for batch in itertools.islice(batches, count):
         assert batch["video"].shape[2] == config.clip_frames
+        stream.release(batch)
     return rate.of(count * config.batch_size)
 
 
