@@ -15,11 +15,10 @@ Paths, each on one process with one torch thread, as in a DataLoader worker
 
 - ``stream``: ``mmssl.data.training_stream.TrainingStream``, each batch handed back once
   taken (``TrainingStream.release``, as the training loop does after its step) — tar
-  reading, shuffle buffers
-  of samples and clip plans, an MP4 open per sample, seek + decode + RGB of the clip's
-  frames and the crop copied into the batch's row, the audio window (a seek to one AAC
-  frame before it: shard audio is encoded for that), the candidates' token ids, collating
-  the batch;
+  reading, shuffle buffers of samples and clip plans, an MP4 open per sample, seek +
+  decode + RGB of the clip's frames and the crop copied into the batch's row, the audio
+  window (a seek to one AAC frame before it: shard audio is encoded for that), the
+  candidates' token ids, collating the batch;
 - ``bare``: the same shards read in order with ``tarfile``; per sample one PyAV open and,
   for as many clips as the stream cuts from it (``min(clips_per_sample, narrations)``), a
   seek to a random start, ``clip_frames`` frames decoded to planar RGB arrays through one
