@@ -11,6 +11,7 @@ batches (channels first) take without a transpose.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,10 +110,10 @@ class ClipReader:
         out[: len(piece)] = piece
         return out
 
-    @property
+    @functools.cached_property
     def _direct_seek(self) -> bool:
         """Whether audio windows are read after a seek: a PNS-free track, already mono at
-        ``audio_rate``."""
+        ``audio_rate`` (asked once per reader, not once per window)."""
         return self.seekable_audio and is_mono_at(self.container.streams.audio[0],
                                                   self.audio_rate, self.source)
 
