@@ -57,6 +57,13 @@ class OpenSample(SampleTiming):
         return bool(self.meta.get("has_audio")) and self.reader.has_audio
 
 
+def in_one_pass(firsts: list[int], count: int) -> bool:
+    """Whether windows of ``count`` frames or samples starting at ``firsts`` are cheaper
+    decoded in one pass over their whole span than with a seek each: unless the span is
+    more than twice what the windows hold (sparse windows: a seek each decodes less)."""
+    return max(firsts) + count - min(firsts) <= 2 * count * len(firsts)
+
+
 class ClipCutter:
     """Video (3, T, h, w) uint8 and audio (samples,) float32 for a clip start time;
     ``crop_size`` is (h, w)."""
@@ -111,7 +118,7 @@ class ClipCutter:
         firsts = [min(int(round(start * fps)), max(sample.num_frames - 1, 0))
                   for start in starts]
         span = max(firsts) + count - min(firsts)
-        if span > 2 * count * len(starts):  # sparse windows: a seek each decodes less
+        if not in_one_pass(firsts, count):
             return torch.stack([self.video(sample, start) for start in starts])
         frames = [torch.from_numpy(np.stack(planes))  # (3, H, W) each
                   for planes in sample.reader.iter_frames(min(firsts), span, fps)]
@@ -135,9 +142,9 @@ class ClipCutter:
         all of them when they lie close together (an evaluation segment's windows)."""
         count = self.audio_samples(sample.fps)
         firsts = [max(int(round(start * AUDIO_RATE)), 0) for start in starts]
-        span = max(firsts) + count - min(firsts)
-        if not sample.has_audio or span > 2 * count * len(starts):
+        if not sample.has_audio or not in_one_pass(firsts, count):
             return torch.stack([self.audio(sample, start)[0] for start in starts])
+        span = max(firsts) + count - min(firsts)
         stretch = sample.reader.audio_window(min(firsts) / AUDIO_RATE, span)
         return torch.stack([torch.from_numpy(stretch[first - min(firsts):][:count])
                             for first in firsts])
