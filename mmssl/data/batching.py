@@ -5,11 +5,14 @@ A batch stacks each tensor field of its clips along a new first axis (``video``
 (B, K, L), ``text_mask`` (B, K), ``video_view2`` when present) and keeps ``meta`` as the
 list of the clips' dicts.
 
-The large fields need not be stacked at all: :func:`batch_buffers` allocates them once per
+The large fields need not be stacked at all: :class:`BatchBuffers` allocates them once per
 batch and each clip is decoded straight into its row (:meth:`BatchBuffers.row`), so a clip's
-pixels are copied once between the decoder and the model. Inside a DataLoader worker the
-buffers are in shared memory, so handing the batch to the main process copies nothing
-either (as ``default_collate`` does for the tensors it stacks).
+pixels are copied once between the decoder and the model. The other fields are stacked into
+tensors the buffers keep too (:meth:`BatchBuffers.stack`), so buffers that are filled again
+(:mod:`mmssl.data.recycling`) allocate nothing. Inside a DataLoader worker all of them are
+in shared memory, so handing the batch to the main process copies nothing either (as
+``default_collate`` does for the tensors it stacks) and, once they are refilled, creates no
+shared memory segment either.
 """
 
 from __future__ import annotations
@@ -75,26 +78,41 @@ def _libc_madvise():
 
 
 class BatchBuffers:
-    """The large fields of one batch, ``{field: (B, ...) tensor}``, filled row by row.
+    """The tensors of one batch: the large fields, ``{field: (B, ...) tensor}``, filled row
+    by row, and the others, stacked (:meth:`stack`) into tensors kept for the next use.
 
-    ``shapes``: ``{field: (per-clip shape, dtype)}``. :meth:`row` gives the views of row i
-    to decode clip i into; a clip that fails leaves its row to the next one.
+    ``shapes``: ``{field: (per-clip shape, dtype)}`` of the fields filled row by row.
+    :meth:`row` gives the views of row i to decode clip i into; a clip that fails leaves
+    its row to the next one.
     """
 
     def __init__(self, size: int, shapes: dict[str, tuple[tuple[int, ...], torch.dtype]]):
         self.tensors = {name: batch_tensor((size, *shape), dtype)
                         for name, (shape, dtype) in shapes.items()}
+        self.stacked: dict[str, torch.Tensor] = {}
 
     def row(self, index: int) -> dict[str, torch.Tensor]:
         return {name: tensor[index] for name, tensor in self.tensors.items()}
 
+    def stack(self, name: str, values: list[torch.Tensor]) -> torch.Tensor:
+        """``torch.stack(values)`` (B, ...) written into this batch's tensor for ``name``,
+        allocated (:func:`batch_tensor`) the first time and again only if the shape or
+        dtype changes (an audio field's length follows the shard's frame rate)."""
+        shape, dtype = (len(values), *values[0].shape), values[0].dtype
+        kept = self.stacked.get(name)
+        if kept is None or kept.shape != shape or kept.dtype != dtype:
+            kept = self.stacked[name] = batch_tensor(shape, dtype)
+        return torch.stack(values, out=kept)
+
 
 def collate(items: list[dict], filled: BatchBuffers | None = None) -> dict:
     """Stack a list of per-clip dicts into the batch contract; the fields of ``filled``
-    are taken as they are (each clip's were decoded into its row)."""
+    are taken as they are (each clip's were decoded into its row) and the others stacked
+    into its kept tensors (:meth:`BatchBuffers.stack`)."""
     done = filled.tensors if filled is not None else {}
+    stack = filled.stack if filled is not None else lambda _, values: torch.stack(values)
     batch = {key: done[key] if key in done else
-             torch.stack([torch.as_tensor(item[key]) for item in items])
+             stack(key, [torch.as_tensor(item[key]) for item in items])
              for key in items[0] if key != "meta"}
     batch["meta"] = [item["meta"] for item in items]
     return batch

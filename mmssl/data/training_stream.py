@@ -4,7 +4,8 @@ Per reader (process × DataLoader worker, :mod:`mmssl.data.shard_split`)::
 
     shards → tar samples → shuffle buffer → JSON members read → clip plans → shuffle buffer
            → [replayed: the plans of batches already trained on] → clips materialised
-             into the rows of a batch (video decoded in place) → collate
+             into the rows of a batch (video decoded in place) → collate (the other
+             fields stacked into tensors the batch's buffers keep)
 
 Both shuffle buffers hold raw samples or plans, never decoded clips, and one RNG per reader
 makes every draw (shuffles, anchors, starts, crops), so the plan stream is a function of
@@ -106,7 +107,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
             self.clips.close()
 
     def release(self, batch: dict) -> None:
-        """The consumer is done with ``batch``: its video buffers may be written again
+        """The consumer is done with ``batch``: its tensors may be written again
         (:mod:`mmssl.data.recycling`). Never call it for a batch still in use."""
         self.buffers.release(batch)
 

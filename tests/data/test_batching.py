@@ -38,3 +38,17 @@ def test_a_batch_is_advised_as_huge_pages():
 
 def test_small_tensors_are_left_alone():
     assert not advise_huge_pages(torch.empty(1000))
+
+
+def test_stacked_fields_are_written_into_the_tensors_the_buffers_keep():
+    buffers = BatchBuffers(2, {})
+    audio = [torch.arange(5.0), torch.arange(5.0) + 10]
+    first = buffers.stack("audio", audio)
+    assert torch.equal(first, torch.stack(audio))
+    again = buffers.stack("audio", [torch.ones(5), torch.zeros(5)])
+    assert again.data_ptr() == first.data_ptr()  # the same memory, filled again
+    assert torch.equal(again, torch.stack([torch.ones(5), torch.zeros(5)]))
+    longer = buffers.stack("audio", [torch.ones(7), torch.ones(7)])  # another frame rate
+    assert longer.shape == (2, 7) and longer.data_ptr() != first.data_ptr()
+    flags = buffers.stack("audio", [torch.tensor(True), torch.tensor(False)])
+    assert flags.dtype == torch.bool and flags.tolist() == [True, False]

@@ -73,3 +73,24 @@ def test_readers_beyond_the_table_take_fresh_buffers():
     pool.start(3)  # more workers than the config said
     buffers, tag = pool.take(2, SHAPES)
     assert tag is None and not pool.slots
+
+
+def shared_names(batch: dict) -> dict[str, bytes]:
+    """The name of the shared memory segment behind each tensor of a batch from a worker."""
+    return {key: value.untyped_storage()._share_filename_cpu_()[1]
+            for key, value in batch.items() if torch.is_tensor(value)}
+
+
+def test_a_refilled_batch_comes_back_in_the_same_shared_memory(tiny_shards):
+    # Every field, not only the video: a refilled batch creates no shared memory segment.
+    config = small_config(tiny_shards["howto100m"], num_workers=1)
+    stream = TrainingStream(config, TOKENIZER)
+    names = {}
+    for batch in itertools.islice(iter(worker_loader(stream, workers=1)), 10):
+        slot = tuple(batch[RECYCLE_KEY][:2])
+        if slot in names:
+            assert shared_names(batch) == names[slot]
+            return
+        names[slot] = shared_names(batch)
+        stream.release(batch)
+    raise AssertionError(f"no slot was refilled: {list(names)}")
