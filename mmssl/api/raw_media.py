@@ -31,6 +31,7 @@ from mmssl.data.clips import OpenSample
 from mmssl.data.shards import SkipCounter, open_samples
 from mmssl.media import AUDIO_RATE, Clip, MediaError, VideoEncoding, probe, write_mp4
 from mmssl.media.backends import cut_audio_clips, cut_clips
+from mmssl.media.reader import expect_frame_size
 from mmssl.prep.convert import Failure, convert_video
 from mmssl.prep.videos import video_task
 
@@ -55,7 +56,7 @@ def prepared_samples(video_id: str, path: str, spans: Spans, prep: PrepConfig,
 class DecodedReader:
     """Decoded frames and sound of one span with the reading interface of
     :class:`~mmssl.media.ClipReader` that clip cutting uses (``frames``, ``iter_frames``,
-    ``audio_window``, ``has_audio``)."""
+    ``frame_size``, ``cut_into``, ``audio_window``, ``has_audio``)."""
 
     def __init__(self, clip: Clip):
         self.clip = clip
@@ -74,6 +75,23 @@ class DecodedReader:
         """The frames of :meth:`frames` one at a time, each as its (R, G, B) planes."""
         for frame in self.frames(first, count, fps):
             yield frame[..., 0], frame[..., 1], frame[..., 2]
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(H, W) of the span's frames."""
+        if self.clip.frames is None:
+            raise MediaError("no_video_stream", "<decoded span>")
+        return tuple(self.clip.frames.shape[1:3])
+
+    def cut_into(self, out: np.ndarray, first: int, fps: float, corner: tuple[int, int],
+                 frame_size: tuple[int, int]) -> None:
+        """The (h, w) = ``out.shape[2:]`` box at ``corner`` of the frames of :meth:`frames`
+        written into ``out`` (3, T, h, w); a :class:`ValueError` unless the frames are
+        ``frame_size``."""
+        expect_frame_size(frame_size, self.frame_size)
+        (top, left), (height, width) = corner, out.shape[2:]
+        frames = self.frames(first, out.shape[1], fps)
+        out[...] = frames[:, top : top + height, left : left + width].transpose(3, 0, 1, 2)
 
     def audio_window(self, start: float, count: int) -> np.ndarray:
         """``count`` samples from ``start`` seconds into the span, zero-padded."""

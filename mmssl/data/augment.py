@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+from mmssl.media.reader import expect_frame_size
+
 
 @dataclass(frozen=True)
 class CropBox:
@@ -98,9 +100,7 @@ def training_crops(frame_h: int, frame_w: int, size: tuple[int, int], views: int
 
 def check_frame_size(box: CropBox, height: int, width: int) -> None:
     """A :class:`ValueError` unless the frames are the size ``box`` was drawn for."""
-    if (height, width) != (box.frame_height, box.frame_width):
-        raise ValueError(f"a crop box drawn for {box.frame_height}×{box.frame_width} frames "
-                         f"cannot cut {height}×{width} frames")
+    expect_frame_size((box.frame_height, box.frame_width), (height, width))
 
 
 def is_plain_cut(box: CropBox, size: tuple[int, int]) -> bool:

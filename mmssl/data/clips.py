@@ -10,7 +10,6 @@ its device, in batches (:meth:`mmssl.methods.towers.Towers.inputs`: normalisatio
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,6 @@ import torch
 from mmssl.data.augment import (
     CropBox,
     center_crop_box,
-    check_frame_size,
     crop_to_size,
     is_plain_cut,
 )
@@ -91,23 +89,17 @@ class ClipCutter:
         ``box`` of each (default: the centre crop) scaled to ``crop_size``: (3, T, h, w)
         uint8, written into ``out`` when given (the clip's place in its batch)."""
         first = min(int(round(start * sample.fps)), max(sample.num_frames - 1, 0))
-        frames = sample.reader.iter_frames(first, self.clip_frames, sample.fps)
-        head = next(frames)
-        box = box or center_crop_box(*head[0].shape, self.crop_size)
+        box = box or center_crop_box(*sample.reader.frame_size, self.crop_size)
         if not is_plain_cut(box, self.crop_size):  # resampled: every frame in one call
-            planes = [torch.from_numpy(np.stack(p)) for p in itertools.chain([head], frames)]
+            planes = [torch.from_numpy(np.stack(p)) for p in
+                      sample.reader.iter_frames(first, self.clip_frames, sample.fps)]
             clip = crop_to_size(torch.stack(planes, dim=1), box, self.crop_size)
             return clip if out is None else out.copy_(clip)
         if out is None:
             out = torch.empty((3, self.clip_frames, *self.crop_size), dtype=torch.uint8)
         # A plain cut: each plane's box is copied straight to its place in ``out``, once.
-        rows, columns = (slice(box.top, box.top + box.height),
-                         slice(box.left, box.left + box.width))
-        target = out.numpy()
-        for index, planes in enumerate(itertools.chain([head], frames)):
-            check_frame_size(box, *planes[0].shape)
-            for channel, plane in enumerate(planes):
-                target[channel, index] = plane[rows, columns]
+        sample.reader.cut_into(out.numpy(), first, sample.fps, (box.top, box.left),
+                               (box.frame_height, box.frame_width))
         return out
 
     def video_windows(self, sample: OpenSample, starts: list[float]) -> torch.Tensor:

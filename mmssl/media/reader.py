@@ -72,16 +72,43 @@ class ClipReader:
         """The frames of :meth:`frames` one at a time, each as its (R, G, B) planes,
         (H, W) uint8 views of the converted frame: a consumer that wants channels first,
         as batches hold them, copies each plane where it belongs once, with no transpose."""
-        if self.video is None:
-            raise MediaError("no_video_stream", self.source)
         given, last = 0, None
-        for planes in self._decode_from(max(first, 0), count, fps):
-            given, last = given + 1, planes
-            yield planes
-        if last is None:
-            raise MediaError("segment_out_of_range", self.source, f"frame {first}")
+        for frame in self._decoded(first, count, fps):
+            given, last = given + 1, self._planes(frame)
+            yield last
         for _ in range(count - given):
             yield last
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(H, W) of the video stream's frames, as its header gives them."""
+        if self.video is None:
+            raise MediaError("no_video_stream", self.source)
+        return self.video.codec_context.height, self.video.codec_context.width
+
+    def cut_into(self, out: np.ndarray, first: int, fps: float, corner: tuple[int, int],
+                 frame_size: tuple[int, int]) -> None:
+        """The frames of :meth:`frames` (``T = out.shape[1]`` of them), each one's (h, w) =
+        ``out.shape[2:]`` box with top-left ``corner`` written into ``out`` (3, T, h, w)
+        uint8 as R, G, B planes: one copy per plane from the converted frame, nothing else
+        allocated (a training batch's row, filled in place). A :class:`ValueError` when a
+        frame is not ``frame_size`` (H, W), the size the box was drawn for."""
+        count, (height, width) = out.shape[1], out.shape[2:]
+        rows = slice(corner[0], corner[0] + height)
+        columns = slice(corner[1], corner[1] + width)
+        given = 0
+        for frame in self._decoded(first, count, fps):
+            expect_frame_size(frame_size, (frame.height, frame.width))
+            # Planar RGB straight from swscale (``gbrp``: see _planes), each plane's box
+            # copied to its place: no frame-sized array is made.
+            green, blue, red = self._reformatter.reformat(frame, format="gbrp",
+                                                          threads=1).planes
+            lines = (green.height, green.line_size)
+            for channel, plane in enumerate((red, green, blue)):
+                out[channel, given] = np.frombuffer(plane, np.uint8).reshape(lines)[rows,
+                                                                                   columns]
+            given += 1
+        out[:, given:] = out[:, given - 1 : given]  # past the last frame, it repeats
 
     def audio_window(self, start: float, count: int) -> np.ndarray:
         """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded: that
@@ -181,8 +208,12 @@ class ClipReader:
                                                   self.source)
         return self._audio
 
-    def _decode_from(self, first: int, count: int, fps: float) -> Iterator[Planes]:
-        stream = self.video
+    def _decoded(self, first: int, count: int, fps: float) -> Iterator[av.VideoFrame]:
+        """The decoded frames ``first .. first + count - 1`` that exist (at least one: when
+        ``first`` lies past the end, the last frame)."""
+        if self.video is None:
+            raise MediaError("no_video_stream", self.source)
+        stream, first = self.video, max(first, 0)
         offset = stream.start_time or 0
         self.container.seek(offset + int(first / fps / stream.time_base), stream=stream,
                             backward=True)
@@ -195,14 +226,16 @@ class ClipReader:
                 last = frame
                 if round((frame.pts or 0) * frames_per_tick) < first:
                     continue
-                yield self._planes(frame)
+                yield frame
                 given += 1
                 if given == count:
                     return
         except av.FFmpegError as error:
             raise MediaError("decode_error", self.source, str(error)) from error
-        if not given and last is not None:  # asked past the end: hold the last frame
-            yield self._planes(last)
+        if last is None:
+            raise MediaError("segment_out_of_range", self.source, f"frame {first}")
+        if not given:  # asked past the end: hold the last frame
+            yield last
 
     def _rgb(self, frame) -> np.ndarray:
         return self._reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
@@ -216,6 +249,14 @@ class ClipReader:
         height, line, width = green.height, green.line_size, green.width
         return tuple(np.frombuffer(plane, np.uint8).reshape(height, line)[:, :width]
                      for plane in (red, green, blue))
+
+
+def expect_frame_size(expected: tuple[int, int], actual: tuple[int, int]) -> None:
+    """A :class:`ValueError` unless frames of (H, W) ``actual`` are the ``expected`` size
+    that a crop box was drawn for."""
+    if tuple(actual) != tuple(expected):
+        raise ValueError(f"a crop box drawn for {expected[0]}×{expected[1]} frames "
+                         f"cannot cut {actual[0]}×{actual[1]} frames")
 
 
 def decode_all(source: MediaSource, audio_rate: int = AUDIO_RATE

@@ -1,14 +1,19 @@
 """Cutting clips out of a shard sample: frames copied straight into their place in a batch
-equal the frames cut the plain way, one pass over a segment's windows equals a seek per
-window (frames and sound), and audio is the waveform."""
+equal the frames cut the plain way (from an mp4 or from decoded frames), frames of another
+size than the crop box was drawn for are refused, one pass over a segment's windows equals
+a seek per window (frames and sound), and audio is the waveform."""
+
+import random
 
 import numpy as np
 import pytest
 import torch
 
-from mmssl.data.augment import center_crop_box, cover_crop_box, crop_to_size
+from mmssl.api.raw_media import DecodedReader
+from mmssl.data.augment import CropBox, center_crop_box, cover_crop_box, crop_to_size
 from mmssl.data.clips import ClipCutter, OpenSample
-from mmssl.media import ClipReader, VideoEncoding, mp4_bytes
+from mmssl.media import ClipReader, MediaError, VideoEncoding, mp4_bytes
+from mmssl.media.clip import Clip
 
 FPS = 8.0
 
@@ -32,8 +37,6 @@ def reference(sample, cutter, start, box):
 
 @pytest.mark.parametrize("crop", [(60, 60), (40, 50)])  # a plain cut; a resampled box
 def test_a_clip_decoded_into_its_batch_row_equals_the_plain_cut(sample, crop):
-    import random
-
     cutter = ClipCutter(8, crop)
     box = cover_crop_box(60, 80, crop, random.Random(3))
     batch = torch.zeros(2, 3, 8, *crop, dtype=torch.uint8)
@@ -41,6 +44,26 @@ def test_a_clip_decoded_into_its_batch_row_equals_the_plain_cut(sample, crop):
     assert out.data_ptr() == batch[1].data_ptr()
     assert torch.equal(batch[1], reference(sample, cutter, 1.5, box))
     assert torch.equal(cutter.video(sample, 4.9, box), reference(sample, cutter, 4.9, box))
+
+
+def test_a_decoded_span_is_cut_like_its_mp4(sample):
+    # Raw media embedded without re-encoding reads clips from decoded frames.
+    cutter = ClipCutter(8, (60, 60))
+    box = cover_crop_box(60, 80, (60, 60), random.Random(5))
+    frames = sample.reader.frames(0, 40, FPS)
+    decoded = OpenSample(DecodedReader(Clip(0.0, 5.0, frames, None)), sample.meta, "span")
+    for start in (0.0, 2.2, 4.9):  # the last runs past the end: its last frame repeats
+        assert torch.equal(cutter.video(decoded, start, box), cutter.video(sample, start, box))
+
+
+def test_frames_of_another_size_than_the_box_was_drawn_for_are_refused(sample):
+    cutter = ClipCutter(8, (40, 40))
+    # A plain cut (the box is the output size) drawn for 48×64 frames, not 60×80.
+    box = CropBox(top=0, left=12, height=40, width=40, frame_height=48, frame_width=64)
+    with pytest.raises(ValueError, match="drawn for 48×64 frames cannot cut 60×80"):
+        cutter.video(sample, 1.0, box, out=torch.zeros(3, 8, 40, 40, dtype=torch.uint8))
+    with pytest.raises(MediaError, match="frame_size_mismatch"):
+        cutter.checked_video(sample, 1.0, box)
 
 
 def test_one_pass_over_a_segments_windows_equals_a_seek_per_window(sample):

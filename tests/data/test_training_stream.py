@@ -71,12 +71,13 @@ def assert_same_batches(first: list[dict], second: list[dict]) -> None:
 
 def count_decodes(monkeypatch) -> dict[str, int]:
     """Count calls of ClipReader's decoding methods from now on (the real methods run)."""
-    calls = {"iter_frames": 0, "audio_window": 0}
-    for name in calls:
+    calls = {"video": 0, "audio_window": 0}
+    for name, key in [("iter_frames", "video"), ("cut_into", "video"),
+                      ("audio_window", "audio_window")]:
         real = getattr(ClipReader, name)
 
-        def counted(self, *args, _real=real, _name=name):
-            calls[_name] += 1
+        def counted(self, *args, _real=real, _key=key):
+            calls[_key] += 1
             return _real(self, *args)
 
         monkeypatch.setattr(ClipReader, name, counted)
@@ -93,7 +94,7 @@ def test_resumed_stream_continues_the_fresh_one_without_decoding_the_skipped(
     resumed = first_batches(TrainingStream(config, TOKENIZER, seed=2, start_batch=start), more)
     assert_same_batches(resumed, fresh[start:])
     clips = more * config.batch_size  # decoded: the yielded clips only, each view once
-    assert decoded == {"iter_frames": clips * views, "audio_window": clips}
+    assert decoded == {"video": clips * views, "audio_window": clips}
 
 
 def test_reference_candidates_fill_every_slot_and_resume_alike(tiny_shards, monkeypatch):
@@ -209,7 +210,7 @@ def test_samples_skipped_by_their_json_are_skipped_again_when_replayed(tmp_path,
     with pytest.warns(UserWarning, match="skipping bad sample"):
         resumed = first_batches(TrainingStream(config, TOKENIZER, seed=5, start_batch=4), 2)
     assert_same_batches(resumed, fresh[4:])
-    assert decoded["iter_frames"] == 2 * config.batch_size
+    assert decoded["video"] == 2 * config.batch_size
     assert resumed[-1]["skipped"] == fresh[-1]["skipped"]  # the replay counted them too
     assert set(fresh[-1]["skipped"]["counts"]) == {"no_narration", "JSONDecodeError"}
 
