@@ -30,15 +30,19 @@ Paths, each on one process with one torch thread, as in a DataLoader worker
   (:func:`mmssl.data.worker_loader.worker_loader`): batches in shared memory, handed over;
   this process only takes each batch and hands it back (``TrainingStream.release``, as the
   training loop does after its step), so the worker refills buffers already faulted in.
-  Its ratio to ``bare`` is what one worker core delivers (``docs/scaling.md``'s r).
-  ``kept``: the same without the hand-back (a consumer that keeps its batches), every batch
-  in fresh shared memory.
+  Measured per wall second of this process and per CPU second of the worker process
+  (``/proc/<pid>/stat``): the second is what one worker core delivers
+  (``docs/scaling.md``'s r). ``kept``: the same without the hand-back (a consumer that
+  keeps its batches), every batch in fresh shared memory.
 
-Each figure is clips per wall second and per CPU second of the process (the second is
-steadier on a shared machine: it counts this process's work only); stream and bare
-alternate ``--rounds`` times; the rates printed are medians, the ratios the median of each
-round's stream / bare (paired: measured one right after the other). Goal: stream ≥ 0.8 ×
-bare.
+The stream and the bare take turns every ``CHUNK`` (4) batches — 128 clips each — inside
+one round, so both see the same machine: on the shared machine of ``benchmarks/README.md``
+its speed drifts by a quarter over seconds, and a round of each in turn (this script's
+method before) moved their ratio by as much. Each figure is clips per wall second and per
+CPU second of the process doing the work; the rates printed are medians over ``--rounds``,
+each ratio the median of the rounds' own ratios (paired), with its range in the JSON. The
+worker's ratios pair it with the bare of its round, measured seconds before. Goal: stream
+and worker ≥ 0.8 × bare.
 
 The stream is measured in its steady state: its first ``shuffle_buffer`` (256) plans open
 the readers of ~64 samples whose other clips come later, so a short run (the 384 clips
@@ -51,11 +55,13 @@ import argparse
 import io
 import itertools
 import json
+import os
 import platform
 import random
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -76,6 +82,7 @@ BATCH = 32
 # name: (clip frames, prepared short side, crop (height, width))
 CONFIGS = {"demo": (8, 48, (48, 64)), "16x112": (16, 112, (112, 112)),
            "32x224": (32, 224, (224, 224))}
+CHUNK = 4  # batches the stream and the bare each take in turn (interleaved_rates)
 AUDIO_PREROLL_SECONDS = 0.2  # as ClipReader: AAC frames overlap, decode from a bit earlier
 
 
@@ -109,50 +116,73 @@ def bench_configs(root: Path, videos: int, names=("demo", "16x112")
     return tokenizer_for(root), configs
 
 
-class Rate:
-    """Clips per wall second and per CPU second of this process (``time.process_time``:
-    what the work costs whatever else the machine runs) since it was made."""
+class Clock:
+    """Wall and CPU seconds (``time.process_time``: this process's work only, whatever
+    else the machine runs) spent inside ``with clock:`` blocks, summed."""
 
     def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.wall = self.cpu = 0.0
 
-    def of(self, clips: int) -> tuple[float, float]:
-        return (clips / (time.perf_counter() - self.wall),
-                clips / (time.process_time() - self.cpu))
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += time.process_time() - self._cpu
 
 
-def stream_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int
-                ) -> tuple[float, float]:
-    """Clips per second (wall, CPU) from ``TrainingStream`` (one warm-up batch not
-    counted), each batch handed back once taken, as the training loop does after its step."""
+def interleaved_rates(config: DataConfig, tokenizer: WordTokenizer, clips: int
+                      ) -> tuple[float, float, float, float]:
+    """Clips per second (stream wall, stream CPU, bare wall, bare CPU): the stream and the
+    bare decode take turns every ``CHUNK`` batches (``CHUNK × batch_size`` clips each), so
+    both see the same machine — its speed drifts by a quarter over seconds here. The
+    stream hands each batch back once taken, as the training loop does after its step;
+    one warm-up batch is not counted."""
     stream = TrainingStream(config, tokenizer, seed=0)
-    batches = iter(stream)
+    batches, bare = iter(stream), bare_clips(config)
     next(batches)
-    count = max(1, clips // config.batch_size)
-    rate = Rate()
-    for batch in itertools.islice(batches, count):
-        assert batch["video"].shape[2] == config.clip_frames
-        stream.release(batch)
-    return rate.of(count * config.batch_size)
+    stream_clock, bare_clock = Clock(), Clock()
+    chunk, done = CHUNK * config.batch_size, 0
+    while done < clips:
+        with stream_clock:
+            for batch in itertools.islice(batches, CHUNK):
+                assert batch["video"].shape[2] == config.clip_frames
+                stream.release(batch)
+        with bare_clock:
+            assert sum(1 for _ in itertools.islice(bare, chunk)) == chunk
+        done += chunk
+    return (done / stream_clock.wall, done / stream_clock.cpu, done / bare_clock.wall,
+            done / bare_clock.cpu)
 
 
-def worker_rate(config: DataConfig, tokenizer: WordTokenizer, clips: int,
-                release: bool = True) -> float:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_rates(config: DataConfig, tokenizer: WordTokenizer, clips: int,
+                 release: bool = True) -> tuple[float, float]:
     """Clips per wall second of ``TrainingStream`` in one DataLoader worker (as training
-    reads it, :func:`mmssl.data.worker_loader.worker_loader`): batches built in shared
-    memory and handed to this process, which only takes them (two warm-up batches) and,
-    with ``release``, hands each back at once as the training loop does after its step."""
+    reads it, :func:`mmssl.data.worker_loader.worker_loader`), and per CPU second of that
+    worker: batches built in shared memory and handed to this process, which only takes
+    them (two warm-up batches) and, with ``release``, hands each back at once as the
+    training loop does after its step. The worker's prefetch queue is full at both ends,
+    so its CPU time is that of the batches taken."""
     stream = TrainingStream(config, tokenizer, seed=0)
     batches = iter(worker_loader(stream, workers=1))
     for _ in range(2):
         next(batches)
+    worker = batches._workers[0].pid  # benchmark only: DataLoader's worker process
     count = max(1, clips // config.batch_size)
-    rate = Rate()
+    wall, cpu = time.perf_counter(), process_cpu_seconds(worker)
     for batch in itertools.islice(batches, count):
         assert batch["video"].shape[2] == config.clip_frames
         if release:
             stream.release(batch)
-    return rate.of(count * config.batch_size)[0]
+    wall, cpu = time.perf_counter() - wall, process_cpu_seconds(worker) - cpu
+    return count * config.batch_size / wall, count * config.batch_size / cpu
 
 
 def bare_frames(container, reformatter: VideoReformatter, first: int, count: int,
@@ -199,12 +229,11 @@ def bare_samples(shards: str):
                 yield parts[MEDIA_KEY], decode_meta(parts[META_KEY])
 
 
-def bare_rate(config: DataConfig, clips: int) -> tuple[float, float]:
-    """Clips per second (wall, CPU) decoding the same kind of clips, video and audio, with
-    nothing but PyAV and one swscale context."""
+def bare_clips(config: DataConfig) -> Iterator[None]:
+    """Decodes the same kind of clips as the stream, video and audio, with nothing but
+    PyAV and one swscale context; yields after each clip, endlessly."""
     rng = random.Random(0)
     reformatter = VideoReformatter()
-    done, rate = 0, Rate()
     for data, meta in bare_samples(config.shards):
         fps, frames = float(meta["fps"]), int(meta["num_frames"])
         with av.open(io.BytesIO(data)) as container:
@@ -214,10 +243,34 @@ def bare_rate(config: DataConfig, clips: int) -> tuple[float, float]:
                 assert bare_frames(container, reformatter, first, config.clip_frames, fps)
                 if container.streams.audio:
                     assert bare_audio(container, first / fps, config.clip_frames / fps)
-                done += 1
-        if done >= clips:
-            return rate.of(done)
-    raise RuntimeError("no samples")
+                yield
+
+
+FIELDS = ("stream_clips_per_s", "stream_clips_per_cpu_s", "bare_clips_per_s",
+          "bare_clips_per_cpu_s", "worker_clips_per_s", "worker_clips_per_cpu_s",
+          "worker_kept_clips_per_s", "worker_kept_clips_per_cpu_s")
+# ratio name: (numerator, denominator) among FIELDS, each taken within one round
+RATIOS = {"ratio": ("stream_clips_per_s", "bare_clips_per_s"),
+          "cpu_ratio": ("stream_clips_per_cpu_s", "bare_clips_per_cpu_s"),
+          "worker_ratio": ("worker_clips_per_s", "bare_clips_per_s"),
+          "worker_cpu_ratio": ("worker_clips_per_cpu_s", "bare_clips_per_cpu_s"),
+          "worker_kept_ratio": ("worker_kept_clips_per_s", "bare_clips_per_s")}
+
+
+def measure(config: DataConfig, tokenizer: WordTokenizer, clips: int, rounds: int) -> dict:
+    """Every figure of one config: medians over ``rounds`` of the rates (FIELDS) and of
+    each round's ratios (RATIOS: paired, steadier than a ratio of medians), and the rounds."""
+    runs = [dict(zip(FIELDS, (*interleaved_rates(config, tokenizer, clips),
+                              *worker_rates(config, tokenizer, clips),
+                              *worker_rates(config, tokenizer, clips, release=False)),
+                     strict=True)) for _ in range(rounds)]
+    row = {field: round(float(np.median([run[field] for run in runs])), 1) for field in FIELDS}
+    for name, (top, bottom) in RATIOS.items():
+        each = [run[top] / run[bottom] for run in runs]
+        row[name] = round(float(np.median(each)), 2)
+        row[f"{name}_range"] = [round(min(each), 2), round(max(each), 2)]
+    row["rounds"] = [{field: round(run[field], 1) for field in FIELDS} for run in runs]
+    return row
 
 
 def main() -> None:
@@ -226,52 +279,28 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--clips", type=int, default=1536)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="stream and bare alternate this many times; medians kept")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; medians kept")
     args = parser.parse_args()
     # DataLoader workers run torch with one thread; so does this in-process measurement.
     torch.set_num_threads(1)
     rows = []
-    print(f"{'config':<10}{'stream clips/s':>16}{'bare clips/s':>14}{'ratio':>8}"
-          f"{'stream /CPU s':>15}{'bare /CPU s':>13}{'CPU ratio':>11}"
-          f"{'worker clips/s':>16}{'worker ratio':>14}{'kept clips/s':>13}{'kept ratio':>12}")
+    print(f"{'config':<10}{'stream/s':>10}{'bare/s':>9}{'ratio':>7}{'CPU ratio':>11}"
+          f"{'worker/s':>10}{'worker ratio':>14}{'worker CPU ratio':>18}{'kept ratio':>12}")
     with tempfile.TemporaryDirectory(prefix="mmssl-loader-bench-") as tmp:
         tokenizer, configs = bench_configs(Path(tmp), args.videos, args.configs)
         for name, side, config in configs:
-            runs = []
-            for _ in range(args.rounds):
-                runs.append((*stream_rate(config, tokenizer, args.clips),
-                             *bare_rate(config, args.clips),
-                             worker_rate(config, tokenizer, args.clips),
-                             worker_rate(config, tokenizer, args.clips, release=False)))
-            stream, stream_cpu, bare, bare_cpu, worker, kept = np.median(
-                np.array(runs), axis=0).tolist()
-            # Each round's stream and bare ran one after the other: their ratio is paired,
-            # steadier than a ratio of medians when the machine's speed drifts.
-            paired = float(np.median([run[0] / run[2] for run in runs]))
-            paired_cpu = float(np.median([run[1] / run[3] for run in runs]))
-            paired_worker = float(np.median([run[4] / run[2] for run in runs]))
-            paired_kept = float(np.median([run[5] / run[2] for run in runs]))
-            rows.append({"config": name, "clip_frames": config.clip_frames, "short_side": side,
-                         "crop_size": list(config.crop_size), "batch_size": BATCH,
-                         "stream_clips_per_s": round(stream, 1),
-                         "bare_clips_per_s": round(bare, 1), "ratio": round(paired, 2),
-                         "ratio_of_medians": round(stream / bare, 2),
-                         "stream_clips_per_cpu_s": round(stream_cpu, 1),
-                         "bare_clips_per_cpu_s": round(bare_cpu, 1),
-                         "cpu_ratio": round(paired_cpu, 2),
-                         "worker_clips_per_s": round(worker, 1),
-                         "worker_ratio": round(paired_worker, 2),
-                         "worker_kept_clips_per_s": round(kept, 1),
-                         "worker_kept_ratio": round(paired_kept, 2),
-                         "rounds": [[round(value, 1) for value in run] for run in runs]})
-            print(f"{name:<10}{stream:>16.1f}{bare:>14.1f}{paired:>8.2f}"
-                  f"{stream_cpu:>15.1f}{bare_cpu:>13.1f}{paired_cpu:>11.2f}"
-                  f"{worker:>16.1f}{paired_worker:>14.2f}{kept:>13.1f}{paired_kept:>12.2f}",
+            row = {"config": name, "clip_frames": config.clip_frames, "short_side": side,
+                   "crop_size": list(config.crop_size), "batch_size": BATCH,
+                   **measure(config, tokenizer, args.clips, args.rounds)}
+            rows.append(row)
+            print(f"{name:<10}{row['stream_clips_per_s']:>10.1f}{row['bare_clips_per_s']:>9.1f}"
+                  f"{row['ratio']:>7.2f}{row['cpu_ratio']:>11.2f}"
+                  f"{row['worker_clips_per_s']:>10.1f}{row['worker_ratio']:>14.2f}"
+                  f"{row['worker_cpu_ratio']:>18.2f}{row['worker_kept_ratio']:>12.2f}",
                   flush=True)
     record = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
-                          "av": av.__version__}, "clips": args.clips, "audio_rate": AUDIO_RATE,
-              "rows": rows}
+                          "av": av.__version__}, "clips": args.clips, "chunk_batches": CHUNK,
+              "audio_rate": AUDIO_RATE, "rows": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(record, indent=1))
 
