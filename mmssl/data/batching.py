@@ -22,6 +22,7 @@ import functools
 import math
 import sys
 
+import numpy as np
 import torch
 
 
@@ -78,21 +79,25 @@ def _libc_madvise():
 
 
 class BatchBuffers:
-    """The tensors of one batch: the large fields, ``{field: (B, ...) tensor}``, filled row
-    by row, and the others, stacked (:meth:`stack`) into tensors kept for the next use.
+    """The tensors of one batch: the fields of a known per-clip shape, ``{field: (B, ...)
+    tensor}``, filled row by row, and the others, stacked (:meth:`stack`) into tensors kept
+    for the next use.
 
     ``shapes``: ``{field: (per-clip shape, dtype)}`` of the fields filled row by row.
-    :meth:`row` gives the views of row i to decode clip i into; a clip that fails leaves
-    its row to the next one.
+    :meth:`row` gives row i to write clip i into; a clip that fails leaves its row to the
+    next one.
     """
 
     def __init__(self, size: int, shapes: dict[str, tuple[tuple[int, ...], torch.dtype]]):
         self.tensors = {name: batch_tensor((size, *shape), dtype)
                         for name, (shape, dtype) in shapes.items()}
+        # Clips are written through numpy views made once per batch: a torch view or op
+        # per clip and field costs microseconds that a loader's clip cannot spare.
+        self.arrays = {name: tensor.numpy() for name, tensor in self.tensors.items()}
         self.stacked: dict[str, torch.Tensor] = {}
 
-    def row(self, index: int) -> dict[str, torch.Tensor]:
-        return {name: tensor[index] for name, tensor in self.tensors.items()}
+    def row(self, index: int) -> BatchRow:
+        return BatchRow(self.arrays, index)
 
     def stack(self, name: str, values: list[torch.Tensor]) -> torch.Tensor:
         """``torch.stack(values)`` (B, ...) written into this batch's tensor for ``name``,
@@ -105,14 +110,33 @@ class BatchBuffers:
         return torch.stack(values, out=kept)
 
 
+class BatchRow:
+    """Row ``index`` of a batch's fields (:class:`BatchBuffers`), as numpy arrays."""
+
+    __slots__ = ("arrays", "index")
+
+    def __init__(self, arrays: dict[str, np.ndarray], index: int):
+        self.arrays, self.index = arrays, index
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.arrays
+
+    def view(self, name: str) -> np.ndarray:
+        """The row of field ``name`` (per-clip shape; not for 0-d fields: :meth:`put`)."""
+        return self.arrays[name][self.index]
+
+    def put(self, name: str, value) -> None:
+        """Write ``value`` into the row of field ``name``."""
+        self.arrays[name][self.index] = value
+
+
 def collate(items: list[dict], filled: BatchBuffers | None = None) -> dict:
     """Stack a list of per-clip dicts into the batch contract; the fields of ``filled``
-    are taken as they are (each clip's were decoded into its row) and the others stacked
+    are taken as they are (each clip's were written into its row) and the others stacked
     into its kept tensors (:meth:`BatchBuffers.stack`)."""
-    done = filled.tensors if filled is not None else {}
+    batch = dict(filled.tensors) if filled is not None else {}
     stack = filled.stack if filled is not None else lambda _, values: torch.stack(values)
-    batch = {key: done[key] if key in done else
-             stack(key, [torch.as_tensor(item[key]) for item in items])
-             for key in items[0] if key != "meta"}
+    batch.update({key: stack(key, [torch.as_tensor(item[key]) for item in items])
+                  for key in items[0] if key != "meta" and key not in batch})
     batch["meta"] = [item["meta"] for item in items]
     return batch

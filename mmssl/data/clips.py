@@ -84,23 +84,24 @@ class ClipCutter:
         return int(round(self.clip_seconds(fps) * AUDIO_RATE))
 
     def video(self, sample: OpenSample, start: float, box: CropBox | None = None,
-              out: torch.Tensor | None = None) -> torch.Tensor:
+              out: np.ndarray | None = None) -> torch.Tensor:
         """Frames from ``round(start * fps)`` (the last frame repeats past the end), the
         ``box`` of each (default: the centre crop) scaled to ``crop_size``: (3, T, h, w)
-        uint8, written into ``out`` when given (the clip's place in its batch)."""
+        uint8, written into the array ``out`` when given (the clip's row of its batch, see
+        :class:`~mmssl.data.batching.BatchRow`) and then a tensor on its memory."""
         first = min(int(round(start * sample.fps)), max(sample.num_frames - 1, 0))
         box = box or center_crop_box(*sample.reader.frame_size, self.crop_size)
         if not is_plain_cut(box, self.crop_size):  # resampled: every frame in one call
             planes = [torch.from_numpy(np.stack(p)) for p in
                       sample.reader.iter_frames(first, self.clip_frames, sample.fps)]
             clip = crop_to_size(torch.stack(planes, dim=1), box, self.crop_size)
-            return clip if out is None else out.copy_(clip)
+            return clip if out is None else torch.from_numpy(out).copy_(clip)
         if out is None:
-            out = torch.empty((3, self.clip_frames, *self.crop_size), dtype=torch.uint8)
+            out = np.empty((3, self.clip_frames, *self.crop_size), dtype=np.uint8)
         # A plain cut: each plane's box is copied straight to its place in ``out``, once.
-        sample.reader.cut_into(out.numpy(), first, sample.fps, (box.top, box.left),
+        sample.reader.cut_into(out, first, sample.fps, (box.top, box.left),
                                (box.frame_height, box.frame_width))
-        return out
+        return torch.from_numpy(out)
 
     def video_windows(self, sample: OpenSample, starts: list[float]) -> torch.Tensor:
         """(W, 3, T, h, w): :meth:`video` at each of ``starts`` (centre crops), the frames
@@ -120,7 +121,7 @@ class ClipCutter:
                                          self.crop_size) for o in offsets])
 
     def checked_video(self, sample: OpenSample, start: float, box: CropBox,
-                      out: torch.Tensor | None = None) -> torch.Tensor:
+                      out: np.ndarray | None = None) -> torch.Tensor:
         """:meth:`video`, with frames of another size than the sample's JSON member gives
         reported as a :class:`~mmssl.media.MediaError` (``frame_size_mismatch``): bad data
         for a training stream to skip and count."""

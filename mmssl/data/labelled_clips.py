@@ -39,6 +39,7 @@ import torch
 
 from mmssl.config import DataConfig
 from mmssl.data.augment import CropBox
+from mmssl.data.batching import BatchRow
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
 from mmssl.data.training_clips import clip_meta, sample_crops
@@ -132,32 +133,34 @@ class LabelledClips:
         return LabelledPlan(sample, label, start, clip_meta(sample, start, label=label), crops,
                             second)
 
-    def video_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-        """``{field: (per-clip shape, dtype)}`` of the video views :meth:`materialise` can
-        decode straight into a batch's rows (none for audio clips)."""
+    def row_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """``{field: (per-clip shape, dtype)}`` of the video views :meth:`materialise`
+        decodes straight into a batch's row (none for audio clips)."""
         if self.config.label_modality != "video":
             return {}
         shape = (3, self.config.clip_frames, *self.config.crop_size)
         return {name: (shape, torch.uint8)
                 for name in ["video", "video_view2"][: self.config.views]}
 
-    def materialise(self, plan: LabelledPlan, out: dict[str, torch.Tensor] | None = None
-                    ) -> dict:
-        """Decode the clip ``plan`` describes, its video views into ``out``'s tensors when
-        given (a batch's row); :class:`MediaError` when its mp4 does not open or decode, or
-        its frames are not the size its JSON member gives."""
-        out = out or {}
+    def materialise(self, plan: LabelledPlan, row: BatchRow | None = None) -> dict:
+        """Decode the clip ``plan`` describes, its video views into ``row`` when given (a
+        batch's row; returned otherwise), its label and audio returned;
+        :class:`MediaError` when its mp4 does not open or decode, or its frames are not
+        the size its JSON member gives."""
         with plan.sample.open_reader() as reader:
             sample = OpenSample(reader, plan.sample.meta, plan.sample.where)
             clip = {"label": torch.tensor(plan.label), "meta": plan.meta}
             if self.config.label_modality == "audio":
                 clip["audio"], clip["audio_mask"] = self.cutter.audio(sample, plan.start)
                 return clip
-            clip["video"] = self.cutter.checked_video(sample, plan.start, plan.crops[0],
-                                                      out.get("video"))
+            views = [("video", plan.start, plan.crops[0])]
             if plan.second_start is not None:
-                clip["video_view2"] = self.cutter.checked_video(
-                    sample, plan.second_start, plan.crops[1], out.get("video_view2"))
+                views.append(("video_view2", plan.second_start, plan.crops[1]))
+            for name, start, box in views:
+                video = self.cutter.checked_video(sample, start, box,
+                                                  row.view(name) if row else None)
+                if row is None:
+                    clip[name] = video
         return clip
 
     def skip(self, plan: LabelledPlan) -> None:

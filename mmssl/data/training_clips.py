@@ -33,10 +33,12 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from mmssl.config import DataConfig
 from mmssl.data.augment import CropBox, training_crops
+from mmssl.data.batching import BatchBuffers, BatchRow
 from mmssl.data.candidates import candidate_rule, candidates, clip_start
 from mmssl.data.clips import ClipCutter, OpenSample
 from mmssl.data.shards import ShardSample, SkipCounter
@@ -77,7 +79,7 @@ class _SampleState:
     sample: ShardSample  # held so that its id() is not reused while the state lives
     remaining: int
     reader: ClipReader | None = None
-    token_ids: torch.Tensor | None = None
+    token_ids: np.ndarray | None = None
 
 
 def sample_crops(sample: ShardSample, config: DataConfig, rng: random.Random
@@ -123,11 +125,12 @@ class OpenSamples:
             state.reader = plan.sample.open_reader()
         return state.reader
 
-    def token_ids(self, plan: ClipPlan) -> torch.Tensor:
-        """(len(narrations), max_words) ids of the sample's narrations, tokenised once."""
+    def token_ids(self, plan: ClipPlan) -> np.ndarray:
+        """(len(narrations), max_words) int64 ids of the sample's narrations, tokenised
+        once."""
         state = self._state(plan)
         if state.token_ids is None:
-            state.token_ids = self.tokenizer(list(plan.narrations), self.max_words)
+            state.token_ids = self.tokenizer(list(plan.narrations), self.max_words).numpy()
         return state.token_ids
 
     def done(self, plan: ClipPlan) -> None:
@@ -202,36 +205,42 @@ class TrainingClips:
         """Close the samples still open (the stream stopped before their last plans)."""
         self.open.close()
 
-    def video_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-        """``{field: (per-clip shape, dtype)}`` of the clips' video views, which
-        :meth:`materialise` can decode straight into a batch's rows."""
+    def row_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """``{field: (per-clip shape, dtype)}`` of the fields :meth:`materialise` writes
+        straight into a batch's row: the video views, the candidates' token ids and masks."""
         shape = (3, self.config.clip_frames, *self.config.crop_size)
         views = ["video", "video_view2"][: self.config.views]
-        return {name: (shape, torch.uint8) for name in views}
+        k = self.config.num_candidates
+        return {**{name: (shape, torch.uint8) for name in views},
+                "text": ((k, self.config.max_words), torch.long), "text_mask": ((k,), torch.bool),
+                "audio_mask": ((), torch.bool)}
 
-    def materialise(self, plan: ClipPlan, out: dict[str, torch.Tensor] | None = None
-                    ) -> dict:
-        """Decode and cut the clip ``plan`` describes, its video views into ``out``'s
-        tensors when given (a batch's row, :meth:`video_fields`). Raises
-        :class:`MediaError` when its mp4 does not open, its frames or audio cannot be
-        decoded, or its frames are not the size its JSON member gives."""
-        out = out or {}
+    def materialise(self, plan: ClipPlan, row: BatchRow | None = None) -> dict:
+        """Decode and cut the clip ``plan`` describes: the fields of :meth:`row_fields` are
+        written into ``row`` (a batch's row) and the others returned (``audio``, ``meta``);
+        with no row, all of them are returned. Raises :class:`MediaError` when its mp4 does
+        not open, its frames or audio cannot be decoded, or its frames are not the size
+        its JSON member gives."""
+        own = row is None
+        buffers = BatchBuffers(1, self.row_fields()) if own else None
+        row = buffers.row(0) if own else row
         try:
             sample = OpenSample(self.open.reader(plan), plan.sample.meta, plan.sample.where)
-            k = self.config.num_candidates
-            text = torch.zeros(k, self.config.max_words, dtype=torch.long)
-            text[: len(plan.rows)] = self.open.token_ids(plan)[list(plan.rows)]
+            candidates = len(plan.rows)
+            text, mask = row.view("text"), row.view("text_mask")
+            text[:candidates] = self.open.token_ids(plan)[list(plan.rows)]
+            text[candidates:] = 0
+            mask[:candidates], mask[candidates:] = True, False
             audio, has_audio = self.cutter.audio(sample, plan.start)
-            clip = {"video": self._video(sample, plan.start, plan.crops[0], out.get("video")),
-                    "audio": audio, "audio_mask": has_audio, "text": text,
-                    "text_mask": torch.arange(k) < len(plan.rows), "meta": plan.meta}
+            row.put("audio_mask", has_audio)
+            self._video(sample, plan.start, plan.crops[0], row.view("video"))
             if plan.second_start is not None:
-                clip["video_view2"] = self._video(sample, plan.second_start, plan.crops[1],
-                                                  out.get("video_view2"))
+                self._video(sample, plan.second_start, plan.crops[1], row.view("video_view2"))
         finally:
             self.open.done(plan)
-        return clip
+        clip = {"audio": audio, "meta": plan.meta}
+        return {**{name: tensor[0] for name, tensor in buffers.tensors.items()}, **clip} \
+            if own else clip
 
-    def _video(self, sample: OpenSample, start: float, box: CropBox,
-               out: torch.Tensor | None) -> torch.Tensor:
-        return self.cutter.checked_video(sample, start, box, out)
+    def _video(self, sample: OpenSample, start: float, box: CropBox, out: np.ndarray) -> None:
+        self.cutter.checked_video(sample, start, box, out)

@@ -119,7 +119,7 @@ class TrainingStream(torch.utils.data.IterableDataset):
     def _batch(self, plans: Iterator[ClipPlan]) -> dict:
         """The next ``batch_size`` clips that decode, each decoded into its row."""
         size = self.config.batch_size
-        rows, tag = self.buffers.take(size, self.clips.video_fields())
+        rows, tag = self.buffers.take(size, self.clips.row_fields())
         clips, failed = [], 0
         for plan in plans:
             try:
