@@ -93,13 +93,16 @@ class DecodedReader:
         frames = self.frames(first, out.shape[1], fps)
         out[...] = frames[:, top : top + height, left : left + width].transpose(3, 0, 1, 2)
 
-    def audio_window(self, start: float, count: int) -> np.ndarray:
-        """``count`` samples from ``start`` seconds into the span, zero-padded."""
-        out = np.zeros(count, np.float32)
+    def audio_window(self, start: float, count: int, out: np.ndarray | None = None
+                     ) -> np.ndarray:
+        """``count`` samples from ``start`` seconds into the span, zero-padded; written into
+        ``out`` when given."""
+        out = np.zeros(count, np.float32) if out is None else out
+        piece = np.zeros(0, np.float32)
         if self.clip.audio is not None:
             first = max(int(round(start * AUDIO_RATE)), 0)
             piece = self.clip.audio[first : first + count]
-            out[: len(piece)] = piece
+        out[: len(piece)], out[len(piece) :] = piece, 0.0
         return out
 
 

@@ -5,12 +5,14 @@ A batch stacks each tensor field of its clips along a new first axis (``video``
 (B, K, L), ``text_mask`` (B, K), ``video_view2`` when present) and keeps ``meta`` as the
 list of the clips' dicts.
 
-The large fields need not be stacked at all: :class:`BatchBuffers` allocates them once per
-batch and each clip is decoded straight into its row (:meth:`BatchBuffers.row`), so a clip's
-pixels are copied once between the decoder and the model. The other fields are stacked into
+Fields whose per-clip shape is known before any clip is decoded (the video views, token
+ids, masks) need not be stacked at all: :class:`BatchBuffers` allocates them once per batch
+and each clip is written straight into its row (:meth:`BatchBuffers.row`, numpy views made
+once per batch), so a clip's pixels are copied once between the decoder and the model. The
+other fields (the audio, whose length follows the shard's frame rate) are stacked into
 tensors the buffers keep too (:meth:`BatchBuffers.stack`), so buffers that are filled again
 (:mod:`mmssl.data.recycling`) allocate nothing. Inside a DataLoader worker all of them are
-in shared memory, so handing the batch to the main process copies nothing either (as
+in shared memory, so handing the batch to the main process copies nothing (as
 ``default_collate`` does for the tensors it stacks) and, once they are refilled, creates no
 shared memory segment either.
 """
@@ -89,15 +91,35 @@ class BatchBuffers:
     """
 
     def __init__(self, size: int, shapes: dict[str, tuple[tuple[int, ...], torch.dtype]]):
-        self.tensors = {name: batch_tensor((size, *shape), dtype)
-                        for name, (shape, dtype) in shapes.items()}
+        self.size = size
+        self.tensors: dict[str, torch.Tensor] = {}
         # Clips are written through numpy views made once per batch: a torch view or op
         # per clip and field costs microseconds that a loader's clip cannot spare.
-        self.arrays = {name: tensor.numpy() for name, tensor in self.tensors.items()}
+        self.arrays: dict[str, np.ndarray] = {}
         self.stacked: dict[str, torch.Tensor] = {}
+        for name, (shape, dtype) in shapes.items():
+            self._allocate(name, shape, dtype)
+
+    def _allocate(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+        self.tensors[name] = batch_tensor((self.size, *shape), dtype)
+        self.arrays[name] = self.tensors[name].numpy()
 
     def row(self, index: int) -> BatchRow:
-        return BatchRow(self.arrays, index)
+        return BatchRow(self, index)
+
+    def sized(self, name: str, index: int, shape: tuple[int, ...], dtype: torch.dtype
+              ) -> np.ndarray:
+        """Row ``index`` of field ``name``, whose per-clip ``shape`` is known from the
+        clip only (an audio window's length follows the shard's frame rate): (re)allocated
+        by the batch's first row, a :class:`ValueError` when a later row's shape differs
+        (clips that cannot share a batch)."""
+        tensor = self.tensors.get(name)
+        if tensor is None or tensor.shape[1:] != shape or tensor.dtype != dtype:
+            if index and tensor is not None:
+                raise ValueError(f"a clip's {name} of shape {tuple(shape)} cannot join a "
+                                 f"batch whose earlier clips' are {tuple(tensor.shape[1:])}")
+            self._allocate(name, shape, dtype)
+        return self.arrays[name][index]
 
     def stack(self, name: str, values: list[torch.Tensor]) -> torch.Tensor:
         """``torch.stack(values)`` (B, ...) written into this batch's tensor for ``name``,
@@ -113,21 +135,22 @@ class BatchBuffers:
 class BatchRow:
     """Row ``index`` of a batch's fields (:class:`BatchBuffers`), as numpy arrays."""
 
-    __slots__ = ("arrays", "index")
+    __slots__ = ("buffers", "index")
 
-    def __init__(self, arrays: dict[str, np.ndarray], index: int):
-        self.arrays, self.index = arrays, index
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.arrays
+    def __init__(self, buffers: BatchBuffers, index: int):
+        self.buffers, self.index = buffers, index
 
     def view(self, name: str) -> np.ndarray:
         """The row of field ``name`` (per-clip shape; not for 0-d fields: :meth:`put`)."""
-        return self.arrays[name][self.index]
+        return self.buffers.arrays[name][self.index]
+
+    def sized(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> np.ndarray:
+        """The row of field ``name`` of per-clip ``shape`` (:meth:`BatchBuffers.sized`)."""
+        return self.buffers.sized(name, self.index, shape, dtype)
 
     def put(self, name: str, value) -> None:
         """Write ``value`` into the row of field ``name``."""
-        self.arrays[name][self.index] = value
+        self.buffers.arrays[name][self.index] = value
 
 
 def collate(items: list[dict], filled: BatchBuffers | None = None) -> dict:

@@ -145,7 +145,14 @@ class ClipCutter:
     def audio(self, sample: OpenSample, start: float) -> tuple[torch.Tensor, bool]:
         """The clip's waveform (samples,) float32 mono at 16 kHz, and whether the sample
         has audio (zeros, silence, when it has none)."""
-        count = self.audio_samples(sample.fps)
+        out = np.empty(self.audio_samples(sample.fps), np.float32)
+        return torch.from_numpy(out), self.audio_into(sample, start, out)
+
+    def audio_into(self, sample: OpenSample, start: float, out: np.ndarray) -> bool:
+        """:meth:`audio` written into ``out`` (:meth:`audio_samples` float32: the clip's
+        row of its batch); whether the sample has audio."""
         if sample.has_audio:
-            return torch.from_numpy(sample.reader.audio_window(start, count)), True
-        return torch.zeros(count), False
+            sample.reader.audio_window(start, len(out), out)
+        else:
+            out[:] = 0.0
+        return sample.has_audio

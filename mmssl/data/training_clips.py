@@ -216,11 +216,13 @@ class TrainingClips:
                 "audio_mask": ((), torch.bool)}
 
     def materialise(self, plan: ClipPlan, row: BatchRow | None = None) -> dict:
-        """Decode and cut the clip ``plan`` describes: the fields of :meth:`row_fields` are
-        written into ``row`` (a batch's row) and the others returned (``audio``, ``meta``);
-        with no row, all of them are returned. Raises :class:`MediaError` when its mp4 does
-        not open, its frames or audio cannot be decoded, or its frames are not the size
-        its JSON member gives."""
+        """Decode and cut the clip ``plan`` describes into ``row`` (a batch's row): the
+        fields of :meth:`row_fields` and ``audio`` (its length follows the sample's frame
+        rate); returned is ``meta`` and, with no row, the fields too. Raises
+        :class:`MediaError` when its mp4 does not open, its frames or audio cannot be
+        decoded, or its frames are not the size its JSON member gives; a
+        :class:`ValueError` when its audio is not as long as the batch's earlier clips'
+        (shards prepared at different frame rates)."""
         own = row is None
         buffers = BatchBuffers(1, self.row_fields()) if own else None
         row = buffers.row(0) if own else row
@@ -231,16 +233,21 @@ class TrainingClips:
             text[:candidates] = self.open.token_ids(plan)[list(plan.rows)]
             text[candidates:] = 0
             mask[:candidates], mask[candidates:] = True, False
-            audio, has_audio = self.cutter.audio(sample, plan.start)
-            row.put("audio_mask", has_audio)
+            samples = (self.cutter.audio_samples(sample.fps),)
+            try:
+                audio = row.sized("audio", samples, torch.float32)
+            except ValueError as error:  # a sample whose frame rate differs from the batch's
+                raise ValueError(f"{plan.sample.where}: {error}") from error
+            row.put("audio_mask", self.cutter.audio_into(sample, plan.start, audio))
             self._video(sample, plan.start, plan.crops[0], row.view("video"))
             if plan.second_start is not None:
                 self._video(sample, plan.second_start, plan.crops[1], row.view("video_view2"))
         finally:
             self.open.done(plan)
-        clip = {"audio": audio, "meta": plan.meta}
-        return {**{name: tensor[0] for name, tensor in buffers.tensors.items()}, **clip} \
-            if own else clip
+        if own:
+            return {**{name: tensor[0] for name, tensor in buffers.tensors.items()},
+                    "meta": plan.meta}
+        return {"meta": plan.meta}
 
     def _video(self, sample: OpenSample, start: float, box: CropBox, out: np.ndarray) -> None:
         self.cutter.checked_video(sample, start, box, out)

@@ -110,9 +110,11 @@ class ClipReader:
             given += 1
         out[:, given:] = out[:, given - 1 : given]  # past the last frame, it repeats
 
-    def audio_window(self, start: float, count: int) -> np.ndarray:
+    def audio_window(self, start: float, count: int, out: np.ndarray | None = None
+                     ) -> np.ndarray:
         """``count`` samples (mono, ``audio_rate``) from ``start`` seconds, zero-padded: that
-        slice of the whole track, whatever this reader decoded before.
+        slice of the whole track, whatever this reader decoded before; written into
+        ``out`` (``count`` float32) when given.
 
         AAC frames overlap: the first frame decoded after a seek comes out silent (decoder
         flushed) or mixed with sound from elsewhere (not flushed, up to 0.07 off). Decoding
@@ -125,8 +127,9 @@ class ClipReader:
         start, never after a seek, and only as far as the windows asked so far reach
         (:class:`_TrackPrefix`).
         """
-        out = np.zeros(count, np.float32)
+        out = np.zeros(count, np.float32) if out is None else out
         if not self.has_audio:
+            out[:] = 0.0
             return out
         first = max(int(round(start * self.audio_rate)), 0)
         piece = self._seeked(first, count) if self._direct_seek else None
@@ -135,6 +138,7 @@ class ClipReader:
             track = self.audio() if prefix is None else prefix.samples(first + count)
             piece = track[first : first + count]
         out[: len(piece)] = piece
+        out[len(piece) :] = 0.0
         return out
 
     @functools.cached_property

@@ -138,15 +138,17 @@ def _write_shard(directory, samples):
                                                                 PrepConfig(), 0.0)))
 
 
-def _sample(key, with_audio=True, media=None, size=(48, 64)):
-    frames = np.random.default_rng(0).integers(0, 255, (16, *size, 3), dtype=np.uint8)
+def _sample(key, with_audio=True, media=None, size=(48, 64), fps=8.0):
+    """A 2-s sample with one narration; its frames of ``size`` at ``fps``."""
+    count = int(2 * fps)
+    frames = np.random.default_rng(0).integers(0, 255, (count, *size, 3), dtype=np.uint8)
     audio = np.zeros((1, 32000), np.float32) if with_audio else None
     meta = {"dataset": "test", "video_id": key, "source": "", "start": 0.0, "end": 2.0,
-            "fps": 8.0, "num_frames": 16, "width": size[1], "height": size[0],
+            "fps": fps, "num_frames": count, "width": size[1], "height": size[0],
             "has_audio": with_audio,
             "audio_rate": 16000, "labels": {},
             "texts": [{"start": 0.2, "end": 1.5, "text": "red square"}]}
-    media = media if media is not None else mp4_bytes(frames, VideoEncoding(fps=8.0), audio)
+    media = media if media is not None else mp4_bytes(frames, VideoEncoding(fps=fps), audio)
     return {"__key__": key, "mp4": media, "json": encode_meta(meta)}
 
 
@@ -177,6 +179,16 @@ def test_missing_audio_is_masked_and_bad_samples_are_counted(tmp_path):
     assert batch["audio"][by_key["silent"]].abs().sum() == 0
     assert sum(stream.skip.counts.values()) == 1
     assert batch["skipped"] == {"worker": 0, "counts": {"unreadable": 1}}
+
+
+def test_samples_prepared_at_another_frame_rate_cannot_join_a_batch(tmp_path):
+    # A clip's sound is clip_frames / fps seconds: 1 s at 8 fps, 2 s at 4 fps.
+    _write_shard(tmp_path, [_sample("at8"), _sample("at4", fps=4.0)])
+    stream = TrainingStream(small_config(tmp_path, batch_size=2, clips_per_sample=1,
+                                         shuffle_buffer=1), TOKENIZER)
+    with pytest.raises(ValueError, match=r"at4: a clip's audio of shape \(32000,\) cannot "
+                                         r"join a batch whose earlier clips' are \(16000,\)"):
+        first_batches(stream, 1)
 
 
 def damaged(media: bytes) -> bytes:
