@@ -5,16 +5,17 @@ A batch stacks each tensor field of its clips along a new first axis (``video``
 (B, K, L), ``text_mask`` (B, K), ``video_view2`` when present) and keeps ``meta`` as the
 list of the clips' dicts.
 
-Fields whose per-clip shape is known before any clip is decoded (the video views, token
-ids, masks) need not be stacked at all: :class:`BatchBuffers` allocates them once per batch
-and each clip is written straight into its row (:meth:`BatchBuffers.row`, numpy views made
-once per batch), so a clip's pixels are copied once between the decoder and the model. The
-other fields (the audio, whose length follows the shard's frame rate) are stacked into
-tensors the buffers keep too (:meth:`BatchBuffers.stack`), so buffers that are filled again
-(:mod:`mmssl.data.recycling`) allocate nothing. Inside a DataLoader worker all of them are
-in shared memory, so handing the batch to the main process copies nothing (as
-``default_collate`` does for the tensors it stacks) and, once they are refilled, creates no
-shared memory segment either.
+A training clip's fields need not be stacked at all: :class:`BatchBuffers` allocates them
+once per batch — those whose per-clip shape is known before any clip is decoded (video
+views, token ids, masks) at once, the audio (its length follows the shard's frame rate) for
+the batch's first clip (:meth:`BatchBuffers.sized`) — and each clip is written straight into
+its row (:meth:`BatchBuffers.row`, numpy views made once per batch), so a clip's pixels are
+copied once between the decoder and the model. Fields a clip returns instead (a labelled
+clip's label) are stacked into tensors the buffers keep too (:meth:`BatchBuffers.stack`),
+so buffers that are filled again (:mod:`mmssl.data.recycling`) allocate nothing. Inside a
+DataLoader worker all of them are in shared memory, so handing the batch to the main
+process copies nothing (as ``default_collate`` does for the tensors it stacks) and, once
+they are refilled, creates no shared memory segment either.
 """
 
 from __future__ import annotations
@@ -81,13 +82,13 @@ def _libc_madvise():
 
 
 class BatchBuffers:
-    """The tensors of one batch: the fields of a known per-clip shape, ``{field: (B, ...)
-    tensor}``, filled row by row, and the others, stacked (:meth:`stack`) into tensors kept
-    for the next use.
+    """The tensors of one batch, ``{field: (B, ...) tensor}``: fields filled row by row
+    (``shapes`` and :meth:`sized`) and fields stacked (:meth:`stack`), all kept for the
+    buffers' next use.
 
-    ``shapes``: ``{field: (per-clip shape, dtype)}`` of the fields filled row by row.
-    :meth:`row` gives row i to write clip i into; a clip that fails leaves its row to the
-    next one.
+    ``shapes``: ``{field: (per-clip shape, dtype)}`` of the fields filled row by row whose
+    shape is known in advance. :meth:`row` gives row i to write clip i into; a clip that
+    fails leaves its row to the next one.
     """
 
     def __init__(self, size: int, shapes: dict[str, tuple[tuple[int, ...], torch.dtype]]):
@@ -124,7 +125,7 @@ class BatchBuffers:
     def stack(self, name: str, values: list[torch.Tensor]) -> torch.Tensor:
         """``torch.stack(values)`` (B, ...) written into this batch's tensor for ``name``,
         allocated (:func:`batch_tensor`) the first time and again only if the shape or
-        dtype changes (an audio field's length follows the shard's frame rate)."""
+        dtype changes."""
         shape, dtype = (len(values), *values[0].shape), values[0].dtype
         kept = self.stacked.get(name)
         if kept is None or kept.shape != shape or kept.dtype != dtype:
