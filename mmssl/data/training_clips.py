@@ -239,15 +239,13 @@ class TrainingClips:
             except ValueError as error:  # a sample whose frame rate differs from the batch's
                 raise ValueError(f"{plan.sample.where}: {error}") from error
             row.put("audio_mask", self.cutter.audio_into(sample, plan.start, audio))
-            self._video(sample, plan.start, plan.crops[0], row.view("video"))
+            self.cutter.checked_video(sample, plan.start, plan.crops[0], row.view("video"))
             if plan.second_start is not None:
-                self._video(sample, plan.second_start, plan.crops[1], row.view("video_view2"))
+                self.cutter.checked_video(sample, plan.second_start, plan.crops[1],
+                                          row.view("video_view2"))
         finally:
             self.open.done(plan)
         if own:
             return {**{name: tensor[0] for name, tensor in buffers.tensors.items()},
                     "meta": plan.meta}
         return {"meta": plan.meta}
-
-    def _video(self, sample: OpenSample, start: float, box: CropBox, out: np.ndarray) -> None:
-        self.cutter.checked_video(sample, start, box, out)

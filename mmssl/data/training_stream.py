@@ -4,8 +4,7 @@ Per reader (process × DataLoader worker, :mod:`mmssl.data.shard_split`)::
 
     shards → tar samples → shuffle buffer → JSON members read → clip plans → shuffle buffer
            → [replayed: the plans of batches already trained on] → clips materialised
-             into the rows of a batch (video decoded in place) → collate (the other
-             fields stacked into tensors the batch's buffers keep)
+             into the rows of a batch (frames, sound and token ids written in place)
 
 Both shuffle buffers hold raw samples or plans, never decoded clips, and one RNG per reader
 makes every draw (shuffles, anchors, starts, crops), so the plan stream is a function of

@@ -99,14 +99,9 @@ class ClipReader:
         given = 0
         for frame in self._decoded(first, count, fps):
             expect_frame_size(frame_size, (frame.height, frame.width))
-            # Planar RGB straight from swscale (``gbrp``: see _planes), each plane's box
-            # copied to its place: no frame-sized array is made.
-            green, blue, red = self._reformatter.reformat(frame, format="gbrp",
-                                                          threads=1).planes
-            lines = (green.height, green.line_size)
-            for channel, plane in enumerate((red, green, blue)):
-                out[channel, given] = np.frombuffer(plane, np.uint8).reshape(lines)[rows,
-                                                                                   columns]
+            # Each plane's box copied to its place: no frame-sized array is made.
+            for channel, plane in enumerate(self._padded_planes(frame)):
+                out[channel, given] = plane[rows, columns]
             given += 1
         out[:, given:] = out[:, given - 1 : given]  # past the last frame, it repeats
 
@@ -245,14 +240,17 @@ class ClipReader:
         return self._reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
     def _planes(self, frame) -> Planes:
+        """The frame's (R, G, B) planes, (H, W) uint8 views (:meth:`_padded_planes`)."""
+        return tuple(plane[:, : frame.width] for plane in self._padded_planes(frame))
+
+    def _padded_planes(self, frame) -> list[np.ndarray]:
         """Planar RGB through swscale (``gbrp``: the same values as ``rgb24``, cheaper to
-        convert, and no transpose to channels first)."""
-        image = self._reformatter.reformat(frame, format="gbrp", threads=1)
-        green, blue, red = image.planes
+        convert, and no transpose to channels first): (R, G, B) views of (H, line size)
+        uint8, each line padded past the frame's width."""
+        green, blue, red = self._reformatter.reformat(frame, format="gbrp", threads=1).planes
         # All three planes share one geometry: read it from one of them.
-        height, line, width = green.height, green.line_size, green.width
-        return tuple(np.frombuffer(plane, np.uint8).reshape(height, line)[:, :width]
-                     for plane in (red, green, blue))
+        lines = (green.height, green.line_size)
+        return [np.frombuffer(plane, np.uint8).reshape(lines) for plane in (red, green, blue)]
 
 
 def expect_frame_size(expected: tuple[int, int], actual: tuple[int, int]) -> None:
